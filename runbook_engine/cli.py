@@ -1,0 +1,207 @@
+"""The `runbook` command: parse, call, map errors to exit codes. Nothing else lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+
+from runbook_engine import __version__
+from runbook_engine.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, UserError
+
+app = typer.Typer(
+    name="runbook", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Declarative YAML runbooks: timed phases, go/no-go gates, contingency drills.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DirOpt = Annotated[Path | None, typer.Option("--dir", "-d", help="Runbook directory (default ./runbooks or $RUNBOOK_DIR).", show_default=False)]
+
+
+class State:
+    no_color = False
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, no_color=State.no_color or bool(os.environ.get("NO_COLOR")),
+                   highlight=False, soft_wrap=True)
+
+
+@app.callback()
+def _root(
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours in output.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    State.no_color = no_color
+    if version:
+        print(f"runbook {__version__}")
+        raise typer.Exit(0)
+
+
+def _library(directory: Path | None, extra: list[Path] | None = None) -> Any:
+    from runbook_engine.loader import load_library, runbook_dir
+
+    return load_library(runbook_dir(directory), extra)
+
+
+@app.command("list")
+def list_cmd(directory: DirOpt = None) -> None:
+    """List runbooks, contingencies and environments."""
+    from runbook_engine.durations import format_duration
+
+    lib = _library(directory)
+    out = console()
+    for name, loaded in sorted(lib.runbooks.items(), key=lambda kv: (kv[1].doc.offset or 0, kv[0])):
+        doc = loaded.doc
+        offset = format_duration(doc.offset) if doc.offset is not None else ""
+        out.print(f"runbook      {name:<28} {offset:>8}  {doc.title or ''}")
+    for name, c in sorted(lib.contingencies.items()):
+        out.print(f"contingency  {name:<28} RTO {format_duration(c.doc.rto):>4}  {c.doc.title or ''}")
+    default = lib.default_environment()
+    for name, e in sorted(lib.environments.items()):
+        mark = " (default)" if name == default else ""
+        out.print(f"environment  {name:<28} {'':>8}  {e.doc.description or ''}{mark}")
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the runbook directory).")] = None,
+    directory: DirOpt = None,
+) -> None:
+    """Check runbook files: every problem, with file:line and key."""
+    lib = _library(directory, paths)
+    n = len(lib.runbooks) + len(lib.contingencies) + len(lib.environments)
+    console().print(f"ok: {n} documents ({len(lib.runbooks)} runbooks, {len(lib.contingencies)} "
+                    f"contingencies, {len(lib.environments)} environments)")
+
+
+def _parse_vars(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--var {item!r}: write KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def _parse_event(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    from runbook_engine.timeparse import parse_event_time
+
+    return parse_event_time(text)
+
+
+@app.command()
+def run(
+    name: Annotated[str, typer.Argument(help="The runbook's name (see `runbook list`).")],
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Environment name (default: the default environment).")] = None,
+    var: Annotated[list[str] | None, typer.Option("--var", help="Override a var: KEY=VALUE (repeatable).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved plan; run nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Allow destructive steps without asking.")] = False,
+    confirm_manual: Annotated[bool, typer.Option("--confirm-manual", help="Without a terminal, count every manual step as done (recorded as confirmed by flag).")] = False,
+    operator: Annotated[str | None, typer.Option("--operator", help="Who runs this (default: $RUNBOOK_OPERATOR or the login name).")] = None,
+    event: Annotated[str | None, typer.Option("--event", help="Event time, e.g. '2026-12-01 10:00+01:00'.")] = None,
+    report: Annotated[list[Path] | None, typer.Option("--report", "-r", help="Write a report; format by extension (.json, .md). Repeatable.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only problems and the verdict.")] = False,
+    directory: DirOpt = None,
+) -> None:
+    """Run a runbook and decide GO / NO-GO (exit 0 GO, 1 NO-GO)."""
+    from runbook_engine.console import ConsoleView, TerminalInteraction
+    from runbook_engine.report import check_report_paths, write_report
+    from runbook_engine.runner import RunOptions, Runner
+
+    reports = list(report or [])
+    check_report_paths(reports)
+    lib = _library(directory)
+    out = console()
+    view = ConsoleView(out, quiet=quiet)
+    who = operator or os.environ.get("RUNBOOK_OPERATOR") or None
+    opts = RunOptions(environment=env, vars=_parse_vars(var or []), dry_run=dry_run, yes=yes,
+                      confirm_manual=confirm_manual, event=_parse_event(event), operator=who)
+    interactive = sys.stdin.isatty() and out.is_terminal
+    runner = Runner(lib, opts, observers=[view],
+                    interaction=TerminalInteraction(out, view, who or _login()) if interactive else None)
+    journal = runner.run(name)
+    for path in reports:
+        write_report(journal, path)
+        if not quiet:
+            out.print(f"report: {path}")
+    if journal.status == "interrupted":
+        raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(1 if journal.verdict == "NO-GO" else 0)
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"
+
+
+@app.command()
+def plugins(directory: DirOpt = None) -> None:
+    """List every plugin with its kind and where it comes from."""
+    from runbook_engine.loader import runbook_dir
+    from runbook_engine.registry import build_registry
+
+    reg = build_registry(runbook_dir(directory).resolve().parent)
+    out = console()
+    for name in reg.names():
+        info = reg.plugins[name]
+        kinds = "/".join(sorted(info.kinds))
+        out.print(f"{name:<20} {kinds:<13} {info.source}")
+        if info.summary:
+            out.print(f"{'':<20} {info.summary}", style="dim")
+
+
+@app.command()
+def schema(directory: DirOpt = None) -> None:
+    """Print the JSON Schema of runbook files (for editors)."""
+    from runbook_engine.loader import runbook_dir
+    from runbook_engine.registry import build_registry
+    from runbook_engine.schema import json_schema
+
+    reg = build_registry(runbook_dir(directory).resolve().parent)
+    print(json.dumps(json_schema(reg), indent=2))
+
+
+def _crash_log() -> Path:
+    return Path(tempfile.gettempdir()) / f"runbook-crash-{os.getpid()}.log"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors exit 2 with one line each; bugs exit 3 with a log file."""
+    command = typer.main.get_command(app)
+    err = console(stderr=True)
+    try:
+        code = command.main(args=argv, prog_name="runbook", standalone_mode=False)
+    except UserError as exc:
+        sys.stderr.write(f"{exc}\n")  # plain, unwrapped: one problem per line
+        code = exc.exit_code
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show(file=sys.stderr)
+        code = EXIT_USAGE
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        err.print("interrupted")
+        code = EXIT_INTERRUPTED
+    except Exception:
+        log = _crash_log()
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        err.print(f"runbook crashed (a bug, not your input); the traceback is in {log}", markup=False)
+        code = EXIT_BUG
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,203 @@
+"""The terminal view: an observer of runner events, and the terminal Interaction.
+
+In a terminal: a live area shows the steps that are running with their elapsed time,
+each finished step prints one line, and a summary table and verdict panel close the run.
+Not in a terminal: the same lines as plain, stable text (for CI logs and pipes).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.markup import escape
+from rich.panel import Panel
+from rich.prompt import Confirm, Prompt
+from rich.table import Table
+from rich.text import Text
+
+from runbook_engine.durations import format_duration
+from runbook_engine.events import (
+    Event,
+    RunFinished,
+    RunStarted,
+    SectionFinished,
+    SectionStarted,
+    StepAttempt,
+    StepFinished,
+    StepStarted,
+)
+from runbook_engine.interaction import ManualAnswer
+from runbook_engine.journal import RunJournal, StepResult
+
+LABELS = {
+    "passed": ("PASS", "green"), "failed": ("FAIL", "red"), "error": ("ERROR", "red"),
+    "skipped": ("SKIP", "dim"), "blocked": ("BLOCKED", "yellow"), "pending": ("PENDING", "yellow"),
+}
+VERDICT_STYLE = {"GO": "bold white on green", "NO-GO": "bold white on red", "DRY-RUN": "bold black on yellow"}
+WIDTH = 64
+
+
+class ConsoleView:
+    """Observer that renders runner events; also pauses its live area for prompts."""
+
+    def __init__(self, console: Console, quiet: bool = False) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.live_enabled = console.is_terminal and not quiet
+        self.running: dict[str, tuple[StepResult, float]] = {}
+        self.live: Live | None = None
+
+    # -- observer -------------------------------------------------------------
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self._start(event.journal)
+        elif isinstance(event, SectionStarted):
+            self._print(Text(f"== {event.section.name}", style="bold"))
+        elif isinstance(event, StepStarted):
+            self.running[event.step.id] = (event.step, time.monotonic())
+        elif isinstance(event, StepAttempt):
+            self._print(Text(f"   ... {event.step.name}: attempt {event.attempt} did not pass: "
+                             f"{_first_line(event.message)}", style="dim"), verbose=True)
+        elif isinstance(event, StepFinished):
+            self.running.pop(event.step.id, None)
+            self._step_line(event.step)
+        elif isinstance(event, SectionFinished):
+            sec = event.section
+            if sec.budget_s:
+                style = "red" if sec.over_budget else "dim"
+                self._print(Text(f"   section took {format_duration(sec.duration_s)} of "
+                                 f"{format_duration(sec.budget_s)} budget", style=style), verbose=True)
+        elif isinstance(event, RunFinished):
+            self._stop_live()
+            self.summary(event.journal)
+
+    # -- live area ------------------------------------------------------------
+    def _start(self, journal: RunJournal) -> None:
+        env = f" (environment {journal.environment})" if journal.environment else ""
+        dry = " [dry run]" if journal.dry_run else ""
+        if not self.quiet:
+            self.console.print(Text(f"runbook {journal.runbook}{env}{dry}", style="bold"))
+        if self.live_enabled:
+            self.live = Live(self, console=self.console, refresh_per_second=8, transient=True)
+            self.live.start()
+
+    def __rich__(self) -> RenderableType:
+        rows = []
+        for step, started in list(self.running.values()):
+            elapsed = format_duration(time.monotonic() - started)
+            rows.append(Text.assemble(("  ...   ", "cyan"), (_fit(step.name), ""), (f" {elapsed}", "dim")))
+        return Group(*rows)
+
+    def _stop_live(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+    def pause(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+    def resume(self) -> None:
+        if self.live is not None:
+            self.live.start()
+
+    def _print(self, renderable: RenderableType, verbose: bool = False) -> None:
+        if self.quiet:
+            return
+        self.console.print(renderable)
+
+    def _step_line(self, step: StepResult) -> None:
+        label, style = LABELS[step.outcome]
+        if self.quiet and step.outcome in ("passed", "skipped"):
+            return
+        dur = format_duration(step.duration_s) if step.outcome not in ("skipped", "blocked") else ""
+        marks = " [destructive]" if step.destructive else ""
+        marks += " [manual]" if step.kind == "manual" else ""
+        line = Text.assemble((f"  {label:<7} ", style), _fit(step.name + marks), (f" {dur:>7}", "dim"))
+        self.console.print(line)
+        if step.message and step.outcome != "passed":
+            for msg_line in step.message.splitlines()[:6]:
+                self.console.print(Text(f"          {msg_line}", style="dim" if step.outcome == "skipped" else style))
+
+    # -- the end --------------------------------------------------------------
+    def summary(self, journal: RunJournal) -> None:
+        counts = journal.counts()
+        if not self.quiet:
+            table = Table(title="Summary", show_lines=False, title_justify="left")
+            for col in ("section", "steps", "passed", "problems", "time", "budget"):
+                table.add_column(col, justify="left" if col == "section" else "right")
+            for sec in journal.sections:
+                bad = sum(1 for s in sec.steps if s.is_bad)
+                table.add_row(escape(sec.name), str(len(sec.steps)),
+                              str(sum(1 for s in sec.steps if s.outcome == "passed")),
+                              Text(str(bad), style="red" if bad else ""),
+                              Text(format_duration(sec.duration_s), style="red" if sec.over_budget else ""),
+                              format_duration(sec.budget_s) if sec.budget_s else "-")
+            self.console.print(table)
+        totals = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        verdict = journal.verdict or "?"
+        body = Text.assemble((f" {verdict} ", VERDICT_STYLE.get(verdict, "bold")),
+                             f"  {journal.runbook}: {totals} in {format_duration(journal.duration_s)}")
+        lines: list[RenderableType] = [body]
+        lines += [Text(f"  - {r}", style="red") for r in journal.reasons]
+        lines += [Text(f"  ! {w}", style="yellow") for w in journal.warnings]
+        for rec in journal.recommended:
+            first = f"; first: {rec.first_step}" if rec.first_step else ""
+            lines.append(Text(f"  > contingency {rec.name} ({rec.title}), RTO {format_duration(rec.rto_s)}{first}",
+                              style="cyan"))
+        if self.console.is_terminal:
+            self.console.print(Panel(Group(*lines), expand=False))
+        else:
+            for item in lines:
+                self.console.print(item)
+
+
+def _fit(text: str) -> str:
+    text = text.replace("\n", " ")
+    if len(text) > WIDTH:
+        return text[: WIDTH - 3] + "..."
+    return text + " " + "." * (WIDTH - len(text) - 1) if len(text) < WIDTH else text
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
+
+
+class TerminalInteraction:
+    """Asks a person at the terminal; pauses the live view while asking."""
+
+    interactive = True
+
+    def __init__(self, console: Console, view: ConsoleView, operator: str) -> None:
+        self.console = console
+        self.view = view
+        self.operator = operator
+
+    def ask_manual(self, step: StepResult, text: str) -> ManualAnswer | None:
+        self.view.pause()
+        try:
+            owner = f" (owner: {step.owner})" if step.owner else ""
+            self.console.print(Text.assemble(("  MANUAL  ", "bold magenta"), text, (owner, "dim")))
+            choice = Prompt.ask("          done, not done, or skip?", console=self.console,
+                                choices=["d", "n", "s"], default="d")
+            mapping: dict[str, Any] = {"d": "done", "n": "not-done", "s": "skip"}
+            return ManualAnswer(mapping[choice], self.operator)
+        except EOFError:
+            return None
+        finally:
+            self.view.resume()
+
+    def confirm_destructive(self, step: StepResult, args: dict[str, object]) -> bool | None:
+        self.view.pause()
+        try:
+            self.console.print(Text.assemble(("  DESTRUCTIVE  ", "bold red"), step.name))
+            if args:
+                self.console.print(Text(f"          with: {args}", style="dim"))
+            return Confirm.ask("          run it?", console=self.console, default=False)
+        except EOFError:
+            return None
+        finally:
+            self.view.resume()

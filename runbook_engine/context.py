@@ -1,0 +1,102 @@
+"""The data templates and expressions see: vars, env, secrets, event, steps, now.
+
+Built once per run from the chosen environment, the document's vars (rendered in
+order, so a var may use an earlier one) and `--var` overrides.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runbook_engine.errors import UserError
+from runbook_engine.expr import ExpressionError, render, suggest
+from runbook_engine.loader import Library
+from runbook_engine.redact import Redactor
+from runbook_engine.spec import Contingency, Environment, Runbook
+
+
+@dataclass
+class TemplateData:
+    vars: dict[str, Any]
+    env: dict[str, Any]
+    secrets: dict[str, str]
+    event: datetime | None
+    environment: str | None
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def for_templates(self) -> dict[str, Any]:
+        return {
+            "vars": self.vars, "env": self.env, "secrets": self.secrets,
+            "event": self.event.isoformat() if self.event else None,
+            "steps": self.steps, "now": datetime.now(UTC).isoformat(),
+        }
+
+    def for_expressions(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        """Plugin outputs plus the context; secrets are left out so no explanation can show them."""
+        data = dict(outputs)
+        data.update({k: v for k, v in self.for_templates().items() if k != "secrets"})
+        return data
+
+    @property
+    def redactor(self) -> Redactor:
+        return Redactor(self.secrets)
+
+
+def _read_secrets_file(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if not path.is_file():
+        return out
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        out[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
+    return out
+
+
+def build_template_data(
+    lib: Library,
+    doc: Runbook | Contingency,
+    environment: str | None,
+    overrides: dict[str, str],
+    event: datetime | None,
+) -> TemplateData:
+    """Resolve environment, secrets and vars; a problem here is a usage error (exit 2)."""
+    env_doc: Environment | None = None
+    if environment:
+        loaded = lib.environments.get(environment)
+        if loaded is None:
+            raise UserError(f"unknown environment {environment!r}"
+                            f"{suggest(environment, list(lib.environments))}; "
+                            f"known: {', '.join(sorted(lib.environments)) or 'none'}")
+        env_doc = loaded.doc
+    unknown = [k for k in overrides if k not in doc.vars]
+    if unknown:
+        raise UserError(f"{doc.name} has no var {unknown[0]!r}{suggest(unknown[0], list(doc.vars))}; "
+                        f"declared vars: {', '.join(doc.vars) or 'none'}")
+    file_secrets: dict[str, str] = {}
+    if env_doc and env_doc.secrets_file:
+        file_secrets = _read_secrets_file(lib.project_dir / env_doc.secrets_file)
+    secrets: dict[str, str] = {}
+    for name in doc.secrets:
+        value = os.environ.get(name) or file_secrets.get(name)
+        if not value:
+            where = f" or add it to {env_doc.secrets_file}" if env_doc and env_doc.secrets_file else ""
+            raise UserError(f"secret {name} is not set: export {name}=...{where}")
+        secrets[name] = value
+    data = TemplateData(vars={}, env=dict(env_doc.vars) if env_doc else {}, secrets=secrets,
+                        event=event, environment=environment)
+    for key, value in doc.vars.items():
+        if key in overrides:
+            data.vars[key] = overrides[key]
+            continue
+        try:
+            data.vars[key] = render(value, data.for_templates())
+        except ExpressionError as exc:
+            raise UserError(f"vars.{key}: {data.redactor.text(str(exc))}") from None
+    return data

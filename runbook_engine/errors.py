@@ -1,0 +1,53 @@
+"""The errors users see, and the process exit codes (documented in docs/cli.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EXIT_GO = 0
+EXIT_NO_GO = 1
+EXIT_USAGE = 2
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with a user's file, pointing at the line and the key."""
+
+    file: str
+    line: int
+    key: str
+    message: str
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class UserError(Exception):
+    """A mistake in what the user gave us: printed in one line, exit code 2, no traceback."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass
+class LoadError(UserError):
+    """Every problem found while loading files, reported together and sorted."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(p.render() for p in sorted(set(self.problems)))
+
+
+def display_path(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory when possible."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

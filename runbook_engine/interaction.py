@@ -1,0 +1,35 @@
+"""How the runner asks a person something, without knowing about terminals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from runbook_engine.journal import StepResult
+
+ManualChoice = Literal["done", "not-done", "skip"]
+
+
+@dataclass(frozen=True)
+class ManualAnswer:
+    choice: ManualChoice
+    by: str
+    note: str | None = None
+
+
+class Interaction(Protocol):
+    def ask_manual(self, step: StepResult, text: str) -> ManualAnswer | None:
+        """The person's answer, or None when nobody can be asked (no terminal)."""
+
+    def confirm_destructive(self, step: StepResult, args: dict[str, object]) -> bool | None:
+        """True to go ahead, False if declined, None when nobody can be asked."""
+
+
+class NoInteraction:
+    """For runs without a terminal: nobody to ask."""
+
+    def ask_manual(self, step: StepResult, text: str) -> ManualAnswer | None:
+        return None
+
+    def confirm_destructive(self, step: StepResult, args: dict[str, object]) -> bool | None:
+        return None

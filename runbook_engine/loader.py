@@ -1,0 +1,247 @@
+"""Files -> validated documents. Every problem is mapped back to `file:line: key: message`.
+
+Loading is all-or-nothing: a library with any problem raises one LoadError listing
+every problem in every file, sorted, so a person fixes them in one pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from runbook_engine.errors import LoadError, Problem, display_path
+from runbook_engine.expr import suggest
+from runbook_engine.registry import Registry, build_registry
+from runbook_engine.spec import KINDS, Contingency, Environment, Runbook
+from runbook_engine.yamlio import LineDict, LineList, line_of, load_yaml
+
+DEFAULT_DIR = "runbooks"
+D = TypeVar("D", Runbook, Contingency, Environment)
+
+
+@dataclass
+class Loaded(Generic[D]):
+    """A validated document and where it came from."""
+
+    doc: D
+    path: Path
+    sha256: str
+    raw: Any = field(repr=False, default=None)
+
+    @property
+    def shown(self) -> str:
+        return display_path(self.path)
+
+
+@dataclass
+class Library:
+    """Every document under the runbook directory, validated together."""
+
+    root: Path
+    registry: Registry
+    runbooks: dict[str, Loaded[Runbook]] = field(default_factory=dict)
+    contingencies: dict[str, Loaded[Contingency]] = field(default_factory=dict)
+    environments: dict[str, Loaded[Environment]] = field(default_factory=dict)
+
+    @property
+    def project_dir(self) -> Path:
+        return self.root.parent
+
+    def default_environment(self) -> str | None:
+        """--env, else RUNBOOK_ENV, else the one marked `default: true`, else `local`."""
+        chosen = os.environ.get("RUNBOOK_ENV")
+        if chosen:
+            return chosen
+        for name, loaded in sorted(self.environments.items()):
+            if loaded.doc.default:
+                return name
+        return "local" if "local" in self.environments else None
+
+
+def runbook_dir(given: str | Path | None = None) -> Path:
+    return Path(given or os.environ.get("RUNBOOK_DIR") or DEFAULT_DIR)
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """YAML files under the given files and folders, each once, in a stable order."""
+    found: dict[Path, Path] = {}
+    for p in paths:
+        candidates = sorted([*p.rglob("*.yaml"), *p.rglob("*.yml")]) if p.is_dir() else [p]
+        for c in candidates:
+            found.setdefault(c.resolve(), c)
+    return list(found.values())
+
+
+def load_library(root: Path, extra: list[Path] | None = None, registry: Registry | None = None) -> Library:
+    """Load and validate every document under root (and extra files); raise LoadError on any problem."""
+    if not root.is_dir() and not extra:
+        raise LoadError([Problem(str(root), 0, "", "runbook directory not found; "
+                                 "pass --dir or set RUNBOOK_DIR")])
+    reg = registry or build_registry(root.resolve().parent)
+    lib = Library(root=root, registry=reg)
+    problems: list[Problem] = []
+    files = discover([p for p in [root, *(extra or [])] if p.exists()])
+    for missing in (p for p in extra or [] if not p.exists()):
+        problems.append(Problem(str(missing), 0, "", "no such file or folder"))
+    for path in files:
+        try:
+            _load_file(path, lib, problems)
+        except LoadError as exc:
+            problems.extend(exc.problems)
+    from runbook_engine.semantics import check_library  # needs the shapes loaded above
+
+    # Cross-file references are only judged when every file loaded: a contingency with a
+    # typo must not also be reported as "unknown" from every runbook naming it.
+    problems.extend(check_library(lib, cross_file=not problems))
+    if problems:
+        raise LoadError(problems)
+    return lib
+
+
+def _load_file(path: Path, lib: Library, problems: list[Problem]) -> None:
+    shown = display_path(path)
+    raw = load_yaml(path)
+    if not isinstance(raw, LineDict):
+        problems.append(Problem(shown, getattr(raw, "line", 1) or 1, "",
+                                "a runbook file is a mapping with kind: and name: at the top"))
+        return
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        hint = suggest(str(kind), list(KINDS)) if kind else ""
+        what = f"unknown kind {kind!r}{hint}" if kind else "kind: is missing"
+        problems.append(Problem(shown, raw.key_lines.get("kind", raw.line), "kind",
+                                f"{what}; use one of runbook, contingency, environment"))
+        return
+    model = KINDS[kind]
+    before = len(problems)
+    problems.extend(_step_shape_problems(raw, shown))
+    try:
+        doc = model.model_validate(dict(raw))
+    except ValidationError as exc:
+        problems.extend(pydantic_problems(exc, raw, shown, model))
+        return
+    if len(problems) > before:
+        return
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    table: dict[str, Any] = {
+        "runbook": lib.runbooks, "contingency": lib.contingencies, "environment": lib.environments,
+    }[kind]
+    if doc.name in table:
+        problems.append(Problem(shown, raw.key_lines.get("name", 1), "name",
+                                f"{kind} {doc.name!r} is also defined in {table[doc.name].shown}; "
+                                "names must be unique per kind"))
+        return
+    table[doc.name] = Loaded(doc, path, sha, raw)
+
+
+def step_locations(raw: Any) -> list[tuple[tuple[str | int, ...], Any]]:
+    """Where steps live in a raw document: sections[i].steps[j] and contingency phases."""
+    out: list[tuple[tuple[str | int, ...], Any]] = []
+    if not isinstance(raw, dict):
+        return out
+    sections = raw.get("sections")
+    if isinstance(sections, list):
+        for i, sec in enumerate(sections):
+            steps = sec.get("steps") if isinstance(sec, dict) else None
+            if isinstance(steps, list):
+                out.extend((("sections", i, "steps", j), s) for j, s in enumerate(steps))
+    for phase in Contingency.PHASES:
+        steps = raw.get(phase)
+        if isinstance(steps, list):
+            out.extend(((phase, j), s) for j, s in enumerate(steps))
+    return out
+
+
+def _step_shape_problems(raw: Any, shown: str) -> list[Problem]:
+    """The one-kind rule, checked on raw data so it is reported alongside field errors."""
+    problems = []
+    for loc, step in step_locations(raw):
+        if not isinstance(step, dict):
+            continue
+        kinds = [k for k in ("check", "action", "manual") if k in step]
+        if len(kinds) != 1:
+            found = " and ".join(kinds) if kinds else "none of them"
+            problems.append(Problem(shown, line_of(raw, loc), key_path(loc),
+                                    f"a step has exactly one of check:, action: or manual: (found {found})"))
+    return problems
+
+
+def key_path(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The Pydantic model that validates the mapping at `loc` (for 'did you mean')."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        fields = {f.alias or n: f for n, f in current.model_fields.items()}
+        if part not in fields:
+            return None
+        current = _unwrap(fields[part].annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """list[X] -> X, X | None -> X, Annotated[X, ...] -> X."""
+    while True:
+        origin = typing.get_origin(annotation)
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if origin in (list, typing.Union, types.UnionType, typing.Annotated) and args:
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def field_names(model: type[BaseModel]) -> list[str]:
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def pydantic_problems(exc: ValidationError, raw: Any, shown: str, model: type[BaseModel],
+                      prefix: tuple[str | int, ...] = ()) -> list[Problem]:
+    """Pydantic errors as one Problem each, with a line, a key path and a helpful message."""
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        full = (*prefix, *loc)
+        line = line_of(raw, full)
+        kind, msg = err["type"], err["msg"]
+        if kind == "extra_forbidden":
+            parent = _model_at(model, loc[:-1])
+            allowed = field_names(parent) if parent else []
+            msg = f"unknown key{suggest(str(loc[-1]), allowed)}"
+            if allowed and not suggest(str(loc[-1]), allowed):
+                msg += f"; allowed keys: {', '.join(sorted(allowed))}"
+        elif kind == "missing":
+            msg = "required key is missing"
+        elif kind == "value_error":
+            msg = msg.removeprefix("Value error, ")
+        elif kind == "literal_error":
+            msg = f"{msg} (got {err.get('input')!r})"
+        elif kind.endswith(("_type", "_parsing")):
+            msg = f"{msg} (got {_describe(err.get('input'))})"
+        elif kind == "string_pattern_mismatch" and loc and loc[-1] == "name":
+            msg = "use lowercase letters, digits and dashes (e.g. t-minus-2h)"
+        problems.append(Problem(shown, line, key_path(full), msg))
+    return problems
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, LineDict | dict):
+        return "a mapping"
+    if isinstance(value, LineList | list):
+        return "a list"
+    return repr(value)

@@ -1,0 +1,141 @@
+"""One plugin registry: built-ins (listed here by hand), entry points, and checks/*.py.
+
+A name clash between any two sources is a load error naming both, so a project can
+never silently shadow a built-in.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+
+from runbook_engine.errors import LoadError, Problem, display_path
+from runbook_engine.expr import Expression, compile_expression
+from runbook_engine.plugin import PluginSpec
+
+ENTRY_POINT_GROUP = "runbook_engine.plugins"
+
+# name -> module. Modules import only light things at top level (see STYLE.md).
+BUILTINS: dict[str, str] = {
+    "shell": "runbook_engine.plugins.shell",
+    "http": "runbook_engine.plugins.http",
+    "tcp": "runbook_engine.plugins.tcp",
+    "file": "runbook_engine.plugins.file",
+    "sleep": "runbook_engine.plugins.sleep",
+}
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    module: ModuleType
+    source: str
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(self.module.KINDS)
+
+    @property
+    def spec(self) -> type[PluginSpec]:
+        spec: type[PluginSpec] = self.module.Spec
+        return spec
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return dict(getattr(self.module, "OUTPUTS", {}))
+
+    @property
+    def default_expect(self) -> list[Expression]:
+        """What a step of this plugin must show when it has no `expect:` of its own."""
+        return [compile_expression(src) for src in getattr(self.module, "DEFAULT_EXPECT", ())]
+
+    def is_destructive(self, spec: PluginSpec) -> bool:
+        hook = getattr(self.module, "is_destructive", None)
+        return bool(hook(spec)) if callable(hook) else False
+
+    @property
+    def summary(self) -> str:
+        doc = (self.module.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else ""
+
+
+def _check_contract(module: ModuleType, source: str) -> str | None:
+    """Why a module is not a plugin, or None if it is one."""
+    kinds = getattr(module, "KINDS", None)
+    if not kinds or not set(kinds) <= {"check", "action"}:
+        return "KINDS must be a set of 'check' and/or 'action'"
+    spec = getattr(module, "Spec", None)
+    if not (isinstance(spec, type) and issubclass(spec, PluginSpec)):
+        return "Spec must be a subclass of runbook_engine.plugin.PluginSpec"
+    if not callable(getattr(module, "run", None)):
+        return "run(spec, ctx) is missing"
+    return None
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.plugins: dict[str, PluginInfo] = {}
+        self.problems: list[Problem] = []
+
+    def add(self, name: str, module: ModuleType, source: str) -> None:
+        why = _check_contract(module, source)
+        if why:
+            self.problems.append(Problem(source, 0, "", f"not a valid plugin {name!r}: {why}"))
+            return
+        if name in self.plugins:
+            other = self.plugins[name].source
+            self.problems.append(Problem(
+                source, 0, "", f"plugin {name!r} is defined twice: in {other} and in {source}; "
+                "rename one (set NAME in the module)"))
+            return
+        self.plugins[name] = PluginInfo(name, module, source)
+
+    def get(self, name: str) -> PluginInfo | None:
+        return self.plugins.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self.plugins)
+
+
+def _load_file(path: Path) -> ModuleType:
+    mod_name = f"runbook_checks_{path.stem}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_registry(project_dir: Path | None = None) -> Registry:
+    """Built-ins, then installed entry points, then the project's checks/*.py."""
+    reg = Registry()
+    for name, mod_path in BUILTINS.items():
+        reg.add(name, importlib.import_module(mod_path), f"built-in ({mod_path})")
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        source = f"entry point {ep.value} ({ep.dist.name if ep.dist else '?'})"
+        try:
+            reg.add(ep.name, ep.load(), source)
+        except Exception as exc:  # a broken third-party plugin must not hide the others
+            reg.problems.append(Problem(source, 0, "", f"cannot load plugin {ep.name!r}: {exc}"))
+    checks = (project_dir / "checks") if project_dir else None
+    if checks and checks.is_dir():
+        for path in sorted(checks.glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            shown = display_path(path)
+            try:
+                module = _load_file(path)
+            except Exception as exc:  # the user's plugin file is user input: report, don't crash
+                reg.problems.append(Problem(shown, 0, "", f"cannot load plugin: {type(exc).__name__}: {exc}"))
+                continue
+            reg.add(str(getattr(module, "NAME", path.stem)), module, shown)
+    if reg.problems:
+        raise LoadError(reg.problems)
+    return reg

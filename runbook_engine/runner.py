@@ -1,0 +1,300 @@
+"""Runs a runbook: sections in order, steps in order or concurrently, needs, manual steps.
+
+The runner emits events and fills the journal; it never prints. Interaction with a
+person (manual steps, destructive confirmations) goes through an Interaction object.
+"""
+
+from __future__ import annotations
+
+import getpass
+import secrets as pysecrets
+import socket
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from runbook_engine import __version__
+from runbook_engine.context import TemplateData, build_template_data
+from runbook_engine.errors import UserError
+from runbook_engine.events import (
+    Event,
+    Observer,
+    RunFinished,
+    RunStarted,
+    SectionFinished,
+    SectionStarted,
+    StepAttempt,
+    StepFinished,
+    StepStarted,
+)
+from runbook_engine.expr import ExpressionError, is_template, render
+from runbook_engine.interaction import Interaction, NoInteraction
+from runbook_engine.journal import Recommendation, RunJournal, SectionResult, StepResult
+from runbook_engine.loader import Library
+from runbook_engine.plugin import StepError
+from runbook_engine.spec import Contingency, Runbook, Section, Step
+from runbook_engine.stepexec import StepExecutor
+from runbook_engine.verdict import decide
+
+
+@dataclass
+class RunOptions:
+    environment: str | None = None
+    vars: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+    yes: bool = False
+    confirm_manual: bool = False
+    event: datetime | None = None
+    operator: str | None = None
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + pysecrets.token_hex(3)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class Runner:
+    def __init__(self, lib: Library, options: RunOptions | None = None,
+                 observers: list[Observer] | None = None,
+                 interaction: Interaction | None = None) -> None:
+        self.lib = lib
+        self.options = options or RunOptions()
+        self.observers = list(observers or [])
+        self.interaction: Interaction = interaction or NoInteraction()
+        self.cancel = threading.Event()
+        self._emit_lock = threading.Lock()
+        self._ask_lock = threading.Lock()
+        self.results: dict[str, StepResult] = {}
+        self.run_dir = lib.project_dir / ".runbook" / "runs" / "unnamed"
+
+    # -- events ---------------------------------------------------------------
+    def emit(self, event: Event) -> None:
+        with self._emit_lock:
+            for observer in self.observers:
+                observer(event)
+
+    # -- entry points ---------------------------------------------------------
+    def prepare(self, doc: Runbook | Contingency) -> TemplateData:
+        env = self.options.environment or self.lib.default_environment()
+        self.options.environment = env
+        return build_template_data(self.lib, doc, env, self.options.vars, self.options.event)
+
+    def new_journal(self, doc: Runbook | Contingency, path: Path, sha: str, data: TemplateData,
+                    kind: str = "run") -> RunJournal:
+        run_id = new_run_id()
+        self.run_dir = self.lib.project_dir / ".runbook" / "runs" / run_id
+        return RunJournal(
+            kind=kind, run_id=run_id, runbook=doc.name, title=doc.title, file=str(path),  # type: ignore[arg-type]
+            file_sha256=sha, environment=data.environment,
+            vars=data.redactor.data(data.vars), event=self.options.event,
+            offset_s=getattr(doc, "offset", None), budget_s=getattr(doc, "budget", None),
+            started_at=now_utc(), host=socket.gethostname(),
+            user=self.options.operator or _user(), engine_version=__version__,
+            dry_run=self.options.dry_run,
+        )
+
+    def run(self, name: str) -> RunJournal:
+        loaded = self.lib.runbooks.get(name)
+        if loaded is None:
+            from runbook_engine.expr import suggest
+
+            raise UserError(f"no runbook named {name!r}{suggest(name, list(self.lib.runbooks))}; "
+                            "`runbook list` shows them")
+        doc = loaded.doc
+        data = self.prepare(doc)
+        self.refuse_unconfirmable_destructive(doc.steps(), data)
+        journal = self.new_journal(doc, loaded.path, loaded.sha256, data)
+        journal.sections = [SectionResult(name=s.name, parallel=s.parallel, budget_s=s.budget)
+                            for s in doc.sections]
+        started = time.monotonic()
+        self.emit(RunStarted(journal))
+        try:
+            for section, result in zip(doc.sections, journal.sections, strict=True):
+                self.run_section(section, result, data)
+            journal.status = "finished"
+        except KeyboardInterrupt:
+            self.cancel.set()
+            journal.status = "interrupted"
+        journal.finished_at = now_utc()
+        journal.duration_s = time.monotonic() - started
+        decide(journal)
+        if journal.verdict == "NO-GO":
+            journal.recommended = self.recommend(doc.on_no_go)
+        self.emit(RunFinished(journal))
+        return journal
+
+    def recommend(self, names: list[str]) -> list[Recommendation]:
+        out = []
+        for name in names:
+            c = self.lib.contingencies[name].doc
+            first = next((s.title for s in c.recover), None)
+            out.append(Recommendation(name=c.name, title=c.title or c.name, rto_s=c.rto,
+                                      first_step=first))
+        return out
+
+    def refuse_unconfirmable_destructive(self, steps: list[Step], data: TemplateData) -> None:
+        """Without --yes and without a person to ask, a destructive runbook does not start."""
+        if self.options.yes or self.options.dry_run or getattr(self.interaction, "interactive", False):
+            return
+        names = [s.title for s in steps if self.is_destructive(s, data)]
+        if names:
+            raise UserError(f"destructive steps need confirmation: {', '.join(names)}; "
+                            "pass --yes to allow them (or run in a terminal to be asked)")
+
+    def is_destructive(self, step: Step, data: TemplateData) -> bool:
+        if step.destructive:
+            return True
+        plugin = self.lib.registry.get(step.plugin or "")
+        if plugin is None:
+            return False
+        try:
+            args = render(step.with_, data.for_templates()) if is_template(str(step.with_)) else step.with_
+            return plugin.is_destructive(plugin.spec.model_validate(args))
+        except (ExpressionError, ValueError):
+            return False  # reported when the step runs
+
+    # -- sections -------------------------------------------------------------
+    def run_section(self, section: Section, result: SectionResult, data: TemplateData) -> None:
+        result.started_at = now_utc()
+        started = time.monotonic()
+        self.emit(SectionStarted(result))
+        result.steps = [self.new_result(step, section.name) for step in section.steps]
+        try:
+            if section.parallel:
+                self.run_parallel(section, result, data)
+            else:
+                for step, sr in zip(section.steps, result.steps, strict=True):
+                    if self.cancel.is_set():
+                        break
+                    self.run_step(step, sr, data)
+        finally:
+            result.duration_s = time.monotonic() - started
+            self.emit(SectionFinished(result))
+
+    def run_parallel(self, section: Section, result: SectionResult, data: TemplateData) -> None:
+        """Start each step once the steps it needs are finished; at most max_parallel at once."""
+        todo = list(range(len(section.steps)))
+        ids_here = {s.step_id for s in section.steps}
+        done_ids: set[str] = {sid for sid in self.results if sid not in ids_here}
+        running: dict[Future[None], int] = {}
+        with ThreadPoolExecutor(max_workers=section.max_parallel,
+                                thread_name_prefix="section") as pool:
+            try:
+                while todo or running:
+                    ready = [i for i in todo if all(n in done_ids for n in section.steps[i].needs)]
+                    for i in ready:
+                        todo.remove(i)
+                        fut = pool.submit(self.run_step, section.steps[i], result.steps[i], data)
+                        running[fut] = i
+                    if not running:
+                        break  # a needs cycle: the loader rejects these, so this is a guard
+                    finished, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        done_ids.add(section.steps[running.pop(fut)].step_id)
+                        fut.result()
+            except KeyboardInterrupt:
+                self.cancel.set()
+                raise
+
+    # -- steps ----------------------------------------------------------------
+    def new_result(self, step: Step, section: str) -> StepResult:
+        sr = StepResult(id=step.step_id, name=step.title, kind=step.kind, plugin=step.plugin,
+                        section=section, severity=step.severity, destructive=step.destructive,
+                        weight=step.weight, owner=step.owner, budget_s=step.budget)
+        self.results[sr.id] = sr
+        return sr
+
+    def run_step(self, step: Step, sr: StepResult, data: TemplateData) -> None:
+        sr.started_at = now_utc()
+        started = time.monotonic()
+        self.emit(StepStarted(sr))
+        try:
+            self._run_step(step, sr, data)
+        finally:
+            sr.duration_s = time.monotonic() - started
+            self.emit(StepFinished(sr))
+
+    def _run_step(self, step: Step, sr: StepResult, data: TemplateData) -> None:
+        unmet = [n for n in step.needs if self.results.get(n) is None
+                 or self.results[n].outcome != "passed"]
+        if unmet:
+            sr.outcome, sr.message = "blocked", f"needs {', '.join(unmet)}, which did not pass"
+            return
+        when = step.compiled_when
+        if when is not None:
+            try:
+                if not when.evaluate(data.for_expressions({})):
+                    sr.outcome, sr.message = "skipped", f"when: {when.source} is false"
+                    return
+            except ExpressionError as exc:
+                sr.outcome, sr.message = "error", data.redactor.text(f"when: {exc}")
+                return
+        if step.manual is not None:
+            self.run_manual(step, sr, data)
+            return
+        self.run_automated(step, sr, data)
+
+    def run_manual(self, step: Step, sr: StepResult, data: TemplateData) -> None:
+        try:
+            text = str(render(step.manual, data.for_templates()))
+        except ExpressionError as exc:
+            sr.outcome, sr.message = "error", data.redactor.text(str(exc))
+            return
+        sr.name = data.redactor.text(text)
+        if self.options.dry_run:
+            sr.outcome, sr.message = "skipped", "dry run: a person confirms this step"
+            return
+        with self._ask_lock:
+            answer = self.interaction.ask_manual(sr, sr.name)
+        if answer is None:
+            if self.options.confirm_manual:
+                sr.outcome, sr.answered_by = "passed", "--confirm-manual"
+                sr.answered_at, sr.message = now_utc(), "confirmed by flag"
+            else:
+                sr.outcome = "pending"
+                sr.message = "not confirmed: no terminal to ask (pass --confirm-manual to confirm)"
+            return
+        sr.answered_by, sr.answered_at = answer.by, now_utc()
+        sr.outcome = {"done": "passed", "not-done": "failed", "skip": "skipped"}[answer.choice]  # type: ignore[assignment]
+        sr.message = answer.note or {"done": None, "not-done": "not done", "skip": "skipped by operator"}[answer.choice]
+
+    def run_automated(self, step: Step, sr: StepResult, data: TemplateData) -> None:
+        plugin = self.lib.registry.get(step.plugin or "")
+        assert plugin is not None, "the loader rejects unknown plugins"
+        executor = StepExecutor(data, self.lib.project_dir, self.run_dir, self.cancel,
+                                on_retry=lambda n, msg: self.emit(StepAttempt(sr, n, msg)))
+        destructive = self.is_destructive(step, data)
+        sr.destructive = destructive
+        if self.options.dry_run:
+            try:
+                _, args = executor.render_args(step, plugin)
+                sr.args = data.redactor.data(args, trim=True)
+                sr.outcome, sr.message = "skipped", "dry run" + (" (destructive)" if destructive else "")
+            except StepError as exc:
+                sr.outcome, sr.message = "error", str(exc)
+            return
+        if destructive and not self.options.yes:
+            with self._ask_lock:
+                try:
+                    _, args = executor.render_args(step, plugin)
+                except StepError:
+                    args = {}
+                ok = self.interaction.confirm_destructive(sr, data.redactor.data(args))
+            if not ok:
+                sr.outcome, sr.message = "skipped", "destructive step declined by the operator"
+                return
+        outputs = executor.run(step, plugin, sr)
+        data.steps[sr.id] = outputs
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,199 @@
+"""Checks that need more than one node: plugin arguments, expressions, template names, ids.
+
+Runs after every file has the right shape, so it can look across files (a runbook's
+`on_no_go` names contingencies defined elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from runbook_engine.errors import Problem
+from runbook_engine.expr import (
+    Expression,
+    ExpressionError,
+    NameUse,
+    compile_expression,
+    is_template,
+    iter_strings,
+    suggest,
+    template_uses,
+)
+from runbook_engine.loader import Library, Loaded, key_path, pydantic_problems
+from runbook_engine.spec import Contingency, Runbook, Step
+from runbook_engine.yamlio import line_of
+
+Loc = tuple[str | int, ...]
+
+
+class _DocChecker:
+    def __init__(self, lib: Library, loaded: Loaded[Runbook] | Loaded[Contingency],
+                 cross_file: bool) -> None:
+        self.cross_file = cross_file
+        self.lib = lib
+        self.loaded = loaded
+        self.doc = loaded.doc
+        self.problems: list[Problem] = []
+        self.env_keys = {k for e in lib.environments.values() for k in e.doc.vars}
+
+    def add(self, loc: Loc, message: str) -> None:
+        self.problems.append(Problem(self.loaded.shown, line_of(self.loaded.raw, loc), key_path(loc), message))
+
+    def steps(self) -> list[tuple[Loc, Step, int | None]]:
+        """(location, step, index of its parallel section or None) in run order."""
+        out: list[tuple[Loc, Step, int | None]] = []
+        if isinstance(self.doc, Runbook):
+            for i, sec in enumerate(self.doc.sections):
+                for j, step in enumerate(sec.steps):
+                    out.append((("sections", i, "steps", j), step, i if sec.parallel else None))
+        else:
+            for phase, steps in self.doc.phase_steps().items():
+                out.extend(((phase, j), step, None) for j, step in enumerate(steps))
+        return out
+
+    def check(self) -> list[Problem]:
+        steps = self.steps()
+        ids: dict[str, Loc] = {}
+        for loc, step, _ in steps:
+            sid = step.step_id
+            if sid in ids:
+                where = key_path(ids[sid])
+                self.add((*loc, "id") if step.id else loc,
+                         f"step id {sid!r} is already used by {where}; give one of them an `id:`")
+            else:
+                ids[sid] = loc
+        self._check_vars()
+        seen: set[str] = set()
+        for loc, step, par in steps:
+            self._check_needs(loc, step, par, seen, ids, steps)
+            seen.add(step.step_id)
+            self._check_step(loc, step, set(ids))
+        if isinstance(self.doc, Runbook) and self.cross_file:
+            for i, name in enumerate(self.doc.on_no_go):
+                if name not in self.lib.contingencies:
+                    self.add(("on_no_go", i), f"unknown contingency {name!r}"
+                             f"{suggest(name, list(self.lib.contingencies))}")
+        return self.problems
+
+    def _check_vars(self) -> None:
+        for key, value in self.doc.vars.items():
+            for sub, text in iter_strings(value, ("vars", key)):
+                self._check_template(sub, text, roots={"env", "secrets", "event", "now", "vars"},
+                                     step_ids=set())
+
+    def _check_needs(self, loc: Loc, step: Step, par: int | None, seen: set[str],
+                     ids: dict[str, Loc], steps: list[tuple[Loc, Step, int | None]]) -> None:
+        same_section = {s.step_id for _, s, p in steps if par is not None and p == par}
+        for k, need in enumerate(step.needs):
+            if need == step.step_id:
+                self.add((*loc, "needs", k), "a step cannot need itself")
+            elif need not in ids:
+                self.add((*loc, "needs", k), f"unknown step id {need!r}{suggest(need, list(ids))}")
+            elif need not in seen and need not in same_section:
+                self.add((*loc, "needs", k), f"step {need!r} runs later; a step can only need "
+                         "earlier steps (or steps of the same parallel section)")
+
+    def _check_step(self, loc: Loc, step: Step, ids: set[str]) -> None:
+        roots = {"vars", "env", "secrets", "event", "steps", "now"}
+        if step.manual is not None:
+            self._check_template((*loc, "manual"), step.manual, roots, ids)
+            return
+        plugin_name = step.plugin or ""
+        key = "check" if step.check is not None else "action"
+        info = self.lib.registry.get(plugin_name)
+        outputs: set[str] = set()
+        if info is None:
+            self.add((*loc, key), f"unknown plugin {plugin_name!r}"
+                     f"{suggest(plugin_name, self.lib.registry.names())}; `runbook plugins` lists them")
+        else:
+            outputs = set(info.outputs)
+            if key not in info.kinds:
+                other = "check" if key == "action" else "action"
+                self.add((*loc, key), f"plugin {plugin_name!r} is not a{'n' if key == 'action' else ''} "
+                         f"{key} (write `{other}: {plugin_name}`)")
+            self._check_with(loc, step, info.spec)
+        for sub, text in iter_strings(step.with_, (*loc, "with")):
+            self._check_template(sub, text, roots, ids)
+        expect = []
+        for k, src in enumerate(step.expect):
+            expr = self._compile((*loc, "expect", k), src)
+            if expr is not None:
+                self._check_names((*loc, "expect", k), expr.uses, roots - {"secrets"}, ids, outputs)
+                expect.append(expr)
+        when = self._compile((*loc, "when"), step.when) if step.when else None
+        if when is not None:
+            self._check_names((*loc, "when"), when.uses, roots - {"secrets"}, ids, set())
+        step.set_compiled(expect, when)
+
+    def _check_with(self, loc: Loc, step: Step, spec: Any) -> None:
+        try:
+            spec.model_validate(step.with_)
+        except ValidationError as exc:
+            templated = {sub for sub, text in iter_strings(step.with_) if is_template(text)}
+            kept = []
+            for err in exc.errors():
+                eloc = tuple(err["loc"])
+                # A templated value's type is known only once rendered: judged at run time.
+                if any(eloc[: len(t)] == t for t in templated):
+                    continue
+                # A whole-model rule (e.g. "url must start with http://") may be looking
+                # at an unrendered template too.
+                if not eloc and templated:
+                    continue
+                kept.append(err)
+            if kept:
+                filtered = ValidationError.from_exception_data(exc.title, kept)  # type: ignore[arg-type]
+                self.problems.extend(pydantic_problems(filtered, self.loaded.raw, self.loaded.shown,
+                                                       spec, prefix=(*loc, "with")))
+
+    def _compile(self, loc: Loc, src: str) -> Expression | None:
+        try:
+            return compile_expression(src)
+        except ExpressionError as exc:
+            self.add(loc, f"{exc} in {src!r}")
+            return None
+
+    def _check_template(self, loc: Loc, text: str, roots: set[str], step_ids: set[str]) -> None:
+        if not is_template(text):
+            return
+        try:
+            uses = template_uses(text)
+        except ExpressionError as exc:
+            self.add(loc, f"{exc} in {text!r}")
+            return
+        self._check_names(loc, uses, roots, step_ids, set())
+
+    def _check_names(self, loc: Loc, uses: Iterable[NameUse], roots: set[str], step_ids: set[str],
+                     outputs: set[str]) -> None:
+        known = roots | outputs
+        for use in uses:
+            if use.root not in known:
+                choices = sorted(known)
+                hint = suggest(use.root, choices)
+                listing = f"; known names: {', '.join(choices)}" if not hint else ""
+                self.add(loc, f"undefined name {use.root!r}{hint}{listing}")
+                continue
+            if not use.path or use.root in outputs or not isinstance(use.path[0], str):
+                continue
+            first = use.path[0]
+            if use.root == "vars" and first not in self.doc.vars:
+                self.add(loc, f"undefined variable 'vars.{first}'{suggest(first, list(self.doc.vars))}"
+                         "; declare it under vars:")
+            elif use.root == "secrets" and first not in self.doc.secrets:
+                self.add(loc, f"undefined secret 'secrets.{first}'{suggest(first, self.doc.secrets)}"
+                         "; list it under secrets:")
+            elif use.root == "steps" and first not in step_ids:
+                self.add(loc, f"unknown step id 'steps.{first}'{suggest(first, list(step_ids))}")
+            elif use.root == "env" and self.env_keys and first not in self.env_keys:
+                self.add(loc, f"no environment defines 'env.{first}'{suggest(first, list(self.env_keys))}")
+
+
+def check_library(lib: Library, cross_file: bool = True) -> list[Problem]:
+    problems: list[Problem] = []
+    docs: list[Loaded[Runbook] | Loaded[Contingency]] = [*lib.runbooks.values(), *lib.contingencies.values()]
+    for loaded in docs:
+        problems.extend(_DocChecker(lib, loaded, cross_file).check())
+    return problems

@@ -1,0 +1,39 @@
+"""GO / NO-GO from step outcomes (FORMAT.md, "Results and verdicts")."""
+
+from __future__ import annotations
+
+from runbook_engine.durations import format_duration
+from runbook_engine.journal import RunJournal
+
+
+def decide(journal: RunJournal) -> None:
+    """Fill verdict, reasons and warnings. Critical problems make NO-GO; warnings never do."""
+    reasons: list[str] = []
+    warnings: list[str] = []
+    for step in journal.steps():
+        if not step.is_bad:
+            continue
+        what = {
+            "failed": "failed", "error": "could not be checked", "blocked": "was blocked",
+            "pending": "was not confirmed",
+        }[step.outcome]
+        line = f"{step.section} / {step.name} {what}" + (f": {step.message}" if step.message else "")
+        if step.severity == "critical":
+            reasons.append(line)
+        elif step.severity == "warning":
+            warnings.append(line)
+    for section in journal.sections:
+        if section.over_budget:
+            warnings.append(f"section {section.name} took {format_duration(section.duration_s)}, "
+                            f"over its {format_duration(section.budget_s)} budget")
+    if journal.budget_s and journal.duration_s and journal.duration_s > journal.budget_s:
+        warnings.append(f"run took {format_duration(journal.duration_s)}, "
+                        f"over its {format_duration(journal.budget_s)} budget")
+    if journal.status == "interrupted":
+        reasons.insert(0, "the run was interrupted")
+    journal.reasons = reasons
+    journal.warnings = warnings
+    if journal.dry_run:
+        journal.verdict = "DRY-RUN"
+    else:
+        journal.verdict = "NO-GO" if reasons else "GO"

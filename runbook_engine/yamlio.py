@@ -1,0 +1,146 @@
+"""The only YAML reader: keeps a line for every node, rejects duplicate keys, strict scalars.
+
+PyYAML's default resolver turns `on`/`no` into booleans and `2026-12-01` into dates.
+Runbooks are read by people, so we resolve only the YAML 1.2 core forms of booleans,
+numbers and null, and keep everything else a string. Every mapping and sequence we
+return remembers the line of each of its keys/items so that validation errors can
+point at `file:line`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from runbook_engine.errors import LoadError, Problem, display_path
+
+
+class LineDict(dict[str, Any]):
+    """A mapping that knows the line of itself and of each key (1-based)."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class LineList(list[Any]):
+    """A sequence that knows the line of itself and of each item (1-based)."""
+
+    line: int = 0
+    item_lines: list[int]
+
+
+class _StrictResolver(yaml.resolver.BaseResolver):
+    pass
+
+
+# YAML 1.2 core schema: true/false, null, ints and floats. No dates, no yes/no/on/off.
+_StrictResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_StrictResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+)
+_StrictResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789")
+)
+_StrictResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$"),
+    list("-+0123456789."),
+)
+
+
+class _LineLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
+                  yaml.composer.Composer, yaml.constructor.SafeConstructor, _StrictResolver):
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        _StrictResolver.__init__(self)
+        self.duplicates: list[tuple[int, str]] = []
+
+    def construct_document(self, node: Node) -> Any:
+        return self._build(node)
+
+    def _build(self, node: Node) -> Any:
+        if isinstance(node, MappingNode):
+            out = LineDict()
+            out.line = node.start_mark.line + 1
+            out.key_lines = {}
+            self.flatten_mapping(node)
+            for key_node, value_node in node.value:
+                key = self._build(key_node)
+                if not isinstance(key, str):
+                    key = str(key)
+                if key in out:
+                    self.duplicates.append((key_node.start_mark.line + 1, key))
+                    continue
+                out[key] = self._build(value_node)
+                out.key_lines[key] = key_node.start_mark.line + 1
+            return out
+        if isinstance(node, SequenceNode):
+            items = LineList()
+            items.line = node.start_mark.line + 1
+            items.item_lines = []
+            for child in node.value:
+                items.append(self._build(child))
+                items.item_lines.append(child.start_mark.line + 1)
+            return items
+        if isinstance(node, ScalarNode):
+            return self.construct_object(node, deep=True)
+        raise ConstructorError(None, None, f"unsupported YAML node {node.tag}", node.start_mark)
+
+
+def load_yaml(path: Path) -> Any:
+    """Read one YAML document; a syntax error or duplicate key raises LoadError with the line."""
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoadError([Problem(shown, 0, "", f"cannot read file: {exc}")]) from None
+    return load_yaml_text(text, shown)
+
+
+def load_yaml_text(text: str, shown: str) -> Any:
+    loader = _LineLoader(text)
+    try:
+        node = loader.get_single_node()  # None for an empty file
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        what = exc.problem or str(exc)
+        raise LoadError([Problem(shown, line, "", f"invalid YAML: {what}")]) from None
+    except yaml.YAMLError as exc:
+        raise LoadError([Problem(shown, 0, "", f"invalid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if loader.duplicates:
+        raise LoadError([
+            Problem(shown, line, key, "duplicate key (each key may appear once in a mapping)")
+            for line, key in loader.duplicates
+        ])
+    return data
+
+
+def line_of(data: Any, loc: tuple[int | str, ...]) -> int:
+    """The line of the deepest node that `loc` reaches in data loaded by load_yaml."""
+    line = getattr(data, "line", 0)
+    node = data
+    for part in loc:
+        if isinstance(node, LineDict) and isinstance(part, str) and part in node:
+            line = node.key_lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.item_lines[part]
+            node = node[part]
+        else:
+            break
+    return line
