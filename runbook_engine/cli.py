@@ -19,12 +19,20 @@ from runbook_engine import __version__
 from runbook_engine.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, UserError
 
 app = typer.Typer(
-    name="runbook", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    name="runbook",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
     help="Declarative YAML runbooks: timed phases, go/no-go gates, contingency drills.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-DirOpt = Annotated[Path | None, typer.Option("--dir", "-d", help="Runbook directory (default ./runbooks or $RUNBOOK_DIR).", show_default=False)]
+DirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir", "-d", help="Runbook directory (default ./runbooks or $RUNBOOK_DIR).", show_default=False
+    ),
+]
 
 
 class State:
@@ -32,8 +40,12 @@ class State:
 
 
 def console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, no_color=State.no_color or bool(os.environ.get("NO_COLOR")),
-                   highlight=False, soft_wrap=True)
+    return Console(
+        stderr=stderr,
+        no_color=State.no_color or bool(os.environ.get("NO_COLOR")),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.callback()
@@ -74,14 +86,18 @@ def list_cmd(directory: DirOpt = None) -> None:
 
 @app.command()
 def validate(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the runbook directory).")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (default: the runbook directory).")
+    ] = None,
     directory: DirOpt = None,
 ) -> None:
     """Check runbook files: every problem, with file:line and key."""
     lib = _library(directory, paths)
     n = len(lib.runbooks) + len(lib.contingencies) + len(lib.environments)
-    console().print(f"ok: {n} documents ({len(lib.runbooks)} runbooks, {len(lib.contingencies)} "
-                    f"contingencies, {len(lib.environments)} environments)")
+    console().print(
+        f"ok: {n} documents ({len(lib.runbooks)} runbooks, {len(lib.contingencies)} "
+        f"contingencies, {len(lib.environments)} environments)"
+    )
 
 
 def _parse_vars(items: list[str]) -> dict[str, str]:
@@ -105,21 +121,39 @@ def _parse_event(text: str | None) -> datetime | None:
 @app.command()
 def run(
     name: Annotated[str, typer.Argument(help="The runbook's name (see `runbook list`).")],
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Environment name (default: the default environment).")] = None,
-    var: Annotated[list[str] | None, typer.Option("--var", help="Override a var: KEY=VALUE (repeatable).")] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", "-e", help="Environment name (default: the default environment).")
+    ] = None,
+    var: Annotated[
+        list[str] | None, typer.Option("--var", help="Override a var: KEY=VALUE (repeatable).")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved plan; run nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Allow destructive steps without asking.")] = False,
-    confirm_manual: Annotated[bool, typer.Option("--confirm-manual", help="Without a terminal, count every manual step as done (recorded as confirmed by flag).")] = False,
-    operator: Annotated[str | None, typer.Option("--operator", help="Who runs this (default: $RUNBOOK_OPERATOR or the login name).")] = None,
-    event: Annotated[str | None, typer.Option("--event", help="Event time, e.g. '2026-12-01 10:00+01:00'.")] = None,
-    report: Annotated[list[Path] | None, typer.Option("--report", "-r", help="Write a report; format by extension (.json, .md). Repeatable.")] = None,
+    confirm_manual: Annotated[
+        bool,
+        typer.Option(
+            "--confirm-manual",
+            help="Without a terminal, count every manual step as done (recorded as confirmed by flag).",
+        ),
+    ] = False,
+    operator: Annotated[
+        str | None,
+        typer.Option("--operator", help="Who runs this (default: $RUNBOOK_OPERATOR or the login name)."),
+    ] = None,
+    event: Annotated[
+        str | None, typer.Option("--event", help="Event time, e.g. '2026-12-01 10:00+01:00'.")
+    ] = None,
+    report: Annotated[
+        list[Path] | None,
+        typer.Option("--report", "-r", help="Write a report; format by extension (.json, .md). Repeatable."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only problems and the verdict.")] = False,
     directory: DirOpt = None,
 ) -> None:
     """Run a runbook and decide GO / NO-GO (exit 0 GO, 1 NO-GO)."""
     from runbook_engine.console import ConsoleView, TerminalInteraction
     from runbook_engine.report import check_report_paths, write_report
-    from runbook_engine.runner import RunOptions, Runner
+    from runbook_engine.runner import Runner, RunOptions
 
     reports = list(report or [])
     check_report_paths(reports)
@@ -127,11 +161,22 @@ def run(
     out = console()
     view = ConsoleView(out, quiet=quiet)
     who = operator or os.environ.get("RUNBOOK_OPERATOR") or None
-    opts = RunOptions(environment=env, vars=_parse_vars(var or []), dry_run=dry_run, yes=yes,
-                      confirm_manual=confirm_manual, event=_parse_event(event), operator=who)
+    opts = RunOptions(
+        environment=env,
+        vars=_parse_vars(var or []),
+        dry_run=dry_run,
+        yes=yes,
+        confirm_manual=confirm_manual,
+        event=_parse_event(event),
+        operator=who,
+    )
     interactive = sys.stdin.isatty() and out.is_terminal
-    runner = Runner(lib, opts, observers=[view],
-                    interaction=TerminalInteraction(out, view, who or _login()) if interactive else None)
+    runner = Runner(
+        lib,
+        opts,
+        observers=[view],
+        interaction=TerminalInteraction(out, view, who or _login()) if interactive else None,
+    )
     journal = runner.run(name)
     for path in reports:
         write_report(journal, path)

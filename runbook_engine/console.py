@@ -33,8 +33,12 @@ from runbook_engine.interaction import ManualAnswer
 from runbook_engine.journal import RunJournal, StepResult
 
 LABELS = {
-    "passed": ("PASS", "green"), "failed": ("FAIL", "red"), "error": ("ERROR", "red"),
-    "skipped": ("SKIP", "dim"), "blocked": ("BLOCKED", "yellow"), "pending": ("PENDING", "yellow"),
+    "passed": ("PASS", "green"),
+    "failed": ("FAIL", "red"),
+    "error": ("ERROR", "red"),
+    "skipped": ("SKIP", "dim"),
+    "blocked": ("BLOCKED", "yellow"),
+    "pending": ("PENDING", "yellow"),
 }
 VERDICT_STYLE = {"GO": "bold white on green", "NO-GO": "bold white on red", "DRY-RUN": "bold black on yellow"}
 WIDTH = 64
@@ -59,8 +63,14 @@ class ConsoleView:
         elif isinstance(event, StepStarted):
             self.running[event.step.id] = (event.step, time.monotonic())
         elif isinstance(event, StepAttempt):
-            self._print(Text(f"   ... {event.step.name}: attempt {event.attempt} did not pass: "
-                             f"{_first_line(event.message)}", style="dim"), verbose=True)
+            self._print(
+                Text(
+                    f"   ... {event.step.name}: attempt {event.attempt} did not pass: "
+                    f"{_first_line(event.message)}",
+                    style="dim",
+                ),
+                verbose=True,
+            )
         elif isinstance(event, StepFinished):
             self.running.pop(event.step.id, None)
             self._step_line(event.step)
@@ -68,8 +78,14 @@ class ConsoleView:
             sec = event.section
             if sec.budget_s:
                 style = "red" if sec.over_budget else "dim"
-                self._print(Text(f"   section took {format_duration(sec.duration_s)} of "
-                                 f"{format_duration(sec.budget_s)} budget", style=style), verbose=True)
+                self._print(
+                    Text(
+                        f"   section took {format_duration(sec.duration_s)} of "
+                        f"{format_duration(sec.budget_s)} budget",
+                        style=style,
+                    ),
+                    verbose=True,
+                )
         elif isinstance(event, RunFinished):
             self._stop_live()
             self.summary(event.journal)
@@ -120,7 +136,9 @@ class ConsoleView:
         self.console.print(line)
         if step.message and step.outcome != "passed":
             for msg_line in step.message.splitlines()[:6]:
-                self.console.print(Text(f"          {msg_line}", style="dim" if step.outcome == "skipped" else style))
+                self.console.print(
+                    Text(f"          {msg_line}", style="dim" if step.outcome == "skipped" else style)
+                )
 
     # -- the end --------------------------------------------------------------
     def summary(self, journal: RunJournal) -> None:
@@ -131,23 +149,32 @@ class ConsoleView:
                 table.add_column(col, justify="left" if col == "section" else "right")
             for sec in journal.sections:
                 bad = sum(1 for s in sec.steps if s.is_bad)
-                table.add_row(escape(sec.name), str(len(sec.steps)),
-                              str(sum(1 for s in sec.steps if s.outcome == "passed")),
-                              Text(str(bad), style="red" if bad else ""),
-                              Text(format_duration(sec.duration_s), style="red" if sec.over_budget else ""),
-                              format_duration(sec.budget_s) if sec.budget_s else "-")
+                table.add_row(
+                    escape(sec.name),
+                    str(len(sec.steps)),
+                    str(sum(1 for s in sec.steps if s.outcome == "passed")),
+                    Text(str(bad), style="red" if bad else ""),
+                    Text(format_duration(sec.duration_s), style="red" if sec.over_budget else ""),
+                    format_duration(sec.budget_s) if sec.budget_s else "-",
+                )
             self.console.print(table)
         totals = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
         verdict = journal.verdict or "?"
-        body = Text.assemble((f" {verdict} ", VERDICT_STYLE.get(verdict, "bold")),
-                             f"  {journal.runbook}: {totals} in {format_duration(journal.duration_s)}")
+        body = Text.assemble(
+            (f" {verdict} ", VERDICT_STYLE.get(verdict, "bold")),
+            f"  {journal.runbook}: {totals} in {format_duration(journal.duration_s)}",
+        )
         lines: list[RenderableType] = [body]
         lines += [Text(f"  - {r}", style="red") for r in journal.reasons]
         lines += [Text(f"  ! {w}", style="yellow") for w in journal.warnings]
         for rec in journal.recommended:
             first = f"; first: {rec.first_step}" if rec.first_step else ""
-            lines.append(Text(f"  > contingency {rec.name} ({rec.title}), RTO {format_duration(rec.rto_s)}{first}",
-                              style="cyan"))
+            lines.append(
+                Text(
+                    f"  > contingency {rec.name} ({rec.title}), RTO {format_duration(rec.rto_s)}{first}",
+                    style="cyan",
+                )
+            )
         if self.console.is_terminal:
             self.console.print(Panel(Group(*lines), expand=False))
         else:
@@ -181,8 +208,12 @@ class TerminalInteraction:
         try:
             owner = f" (owner: {step.owner})" if step.owner else ""
             self.console.print(Text.assemble(("  MANUAL  ", "bold magenta"), text, (owner, "dim")))
-            choice = Prompt.ask("          done, not done, or skip?", console=self.console,
-                                choices=["d", "n", "s"], default="d")
+            choice = Prompt.ask(
+                "          done, not done, or skip?",
+                console=self.console,
+                choices=["d", "n", "s"],
+                default="d",
+            )
             mapping: dict[str, Any] = {"d": "done", "n": "not-done", "s": "skip"}
             return ManualAnswer(mapping[choice], self.operator)
         except EOFError:

@@ -30,9 +30,12 @@ class TemplateData:
 
     def for_templates(self) -> dict[str, Any]:
         return {
-            "vars": self.vars, "env": self.env, "secrets": self.secrets,
+            "vars": self.vars,
+            "env": self.env,
+            "secrets": self.secrets,
             "event": self.event.isoformat() if self.event else None,
-            "steps": self.steps, "now": datetime.now(UTC).isoformat(),
+            "steps": self.steps,
+            "now": datetime.now(UTC).isoformat(),
         }
 
     def for_expressions(self, outputs: dict[str, Any]) -> dict[str, Any]:
@@ -71,14 +74,18 @@ def build_template_data(
     if environment:
         loaded = lib.environments.get(environment)
         if loaded is None:
-            raise UserError(f"unknown environment {environment!r}"
-                            f"{suggest(environment, list(lib.environments))}; "
-                            f"known: {', '.join(sorted(lib.environments)) or 'none'}")
+            raise UserError(
+                f"unknown environment {environment!r}"
+                f"{suggest(environment, list(lib.environments))}; "
+                f"known: {', '.join(sorted(lib.environments)) or 'none'}"
+            )
         env_doc = loaded.doc
     unknown = [k for k in overrides if k not in doc.vars]
     if unknown:
-        raise UserError(f"{doc.name} has no var {unknown[0]!r}{suggest(unknown[0], list(doc.vars))}; "
-                        f"declared vars: {', '.join(doc.vars) or 'none'}")
+        raise UserError(
+            f"{doc.name} has no var {unknown[0]!r}{suggest(unknown[0], list(doc.vars))}; "
+            f"declared vars: {', '.join(doc.vars) or 'none'}"
+        )
     file_secrets: dict[str, str] = {}
     if env_doc and env_doc.secrets_file:
         file_secrets = _read_secrets_file(lib.project_dir / env_doc.secrets_file)
@@ -89,8 +96,13 @@ def build_template_data(
             where = f" or add it to {env_doc.secrets_file}" if env_doc and env_doc.secrets_file else ""
             raise UserError(f"secret {name} is not set: export {name}=...{where}")
         secrets[name] = value
-    data = TemplateData(vars={}, env=dict(env_doc.vars) if env_doc else {}, secrets=secrets,
-                        event=event, environment=environment)
+    data = TemplateData(
+        vars={},
+        env=dict(env_doc.vars) if env_doc else {},
+        secrets=secrets,
+        event=event,
+        environment=environment,
+    )
     for key, value in doc.vars.items():
         if key in overrides:
             data.vars[key] = overrides[key]

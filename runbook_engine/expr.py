@@ -115,7 +115,7 @@ def _value_of(use: NameUse, data: Mapping[str, Any]) -> Any:
         raise LookupError(use.root)
     value = data[use.root]
     for part in use.path:
-        if isinstance(value, Mapping) and part in value:
+        if isinstance(value, Mapping) and part in value:  # noqa: SIM114 (separate for the type checker)
             value = value[part]
         elif isinstance(value, list) and isinstance(part, int) and -len(value) <= part < len(value):
             value = value[part]
@@ -125,7 +125,7 @@ def _value_of(use: NameUse, data: Mapping[str, Any]) -> Any:
 
 
 def _short(value: Any, limit: int = 120) -> str:
-    text = repr(value) if not isinstance(value, str) else repr(value)
+    text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from runbook_engine.errors import LoadError, Problem, display_path
-from runbook_engine.expr import suggest
+from runbook_engine.expr import is_template, iter_strings, suggest
 from runbook_engine.registry import Registry, build_registry
 from runbook_engine.spec import KINDS, Contingency, Environment, Runbook
 from runbook_engine.yamlio import LineDict, LineList, line_of, load_yaml
@@ -82,8 +82,9 @@ def discover(paths: list[Path]) -> list[Path]:
 def load_library(root: Path, extra: list[Path] | None = None, registry: Registry | None = None) -> Library:
     """Load and validate every document under root (and extra files); raise LoadError on any problem."""
     if not root.is_dir() and not extra:
-        raise LoadError([Problem(str(root), 0, "", "runbook directory not found; "
-                                 "pass --dir or set RUNBOOK_DIR")])
+        raise LoadError(
+            [Problem(str(root), 0, "", "runbook directory not found; pass --dir or set RUNBOOK_DIR")]
+        )
     reg = registry or build_registry(root.resolve().parent)
     lib = Library(root=root, registry=reg)
     problems: list[Problem] = []
@@ -109,19 +110,31 @@ def _load_file(path: Path, lib: Library, problems: list[Problem]) -> None:
     shown = display_path(path)
     raw = load_yaml(path)
     if not isinstance(raw, LineDict):
-        problems.append(Problem(shown, getattr(raw, "line", 1) or 1, "",
-                                "a runbook file is a mapping with kind: and name: at the top"))
+        problems.append(
+            Problem(
+                shown,
+                getattr(raw, "line", 1) or 1,
+                "",
+                "a runbook file is a mapping with kind: and name: at the top",
+            )
+        )
         return
     kind = raw.get("kind")
     if kind not in KINDS:
         hint = suggest(str(kind), list(KINDS)) if kind else ""
         what = f"unknown kind {kind!r}{hint}" if kind else "kind: is missing"
-        problems.append(Problem(shown, raw.key_lines.get("kind", raw.line), "kind",
-                                f"{what}; use one of runbook, contingency, environment"))
+        problems.append(
+            Problem(
+                shown,
+                raw.key_lines.get("kind", raw.line),
+                "kind",
+                f"{what}; use one of runbook, contingency, environment",
+            )
+        )
         return
     model = KINDS[kind]
     before = len(problems)
-    problems.extend(_step_shape_problems(raw, shown))
+    problems.extend(_step_shape_problems(raw, shown, lib.registry))
     try:
         doc = model.model_validate(dict(raw))
     except ValidationError as exc:
@@ -130,13 +143,22 @@ def _load_file(path: Path, lib: Library, problems: list[Problem]) -> None:
     if len(problems) > before:
         return
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    table: dict[str, Any] = {
-        "runbook": lib.runbooks, "contingency": lib.contingencies, "environment": lib.environments,
-    }[kind]
+    tables: dict[str, dict[str, Any]] = {
+        "runbook": lib.runbooks,
+        "contingency": lib.contingencies,
+        "environment": lib.environments,
+    }
+    table = tables[kind]
     if doc.name in table:
-        problems.append(Problem(shown, raw.key_lines.get("name", 1), "name",
-                                f"{kind} {doc.name!r} is also defined in {table[doc.name].shown}; "
-                                "names must be unique per kind"))
+        problems.append(
+            Problem(
+                shown,
+                raw.key_lines.get("name", 1),
+                "name",
+                f"{kind} {doc.name!r} is also defined in {table[doc.name].shown}; "
+                "names must be unique per kind",
+            )
+        )
         return
     table[doc.name] = Loaded(doc, path, sha, raw)
 
@@ -159,8 +181,9 @@ def step_locations(raw: Any) -> list[tuple[tuple[str | int, ...], Any]]:
     return out
 
 
-def _step_shape_problems(raw: Any, shown: str) -> list[Problem]:
-    """The one-kind rule, checked on raw data so it is reported alongside field errors."""
+def _step_shape_problems(raw: Any, shown: str, registry: Registry) -> list[Problem]:
+    """Step rules checked on raw data, so they are reported alongside the model's field errors:
+    one kind per step, a known plugin of the right kind, and the plugin's own `with:` model."""
     problems = []
     for loc, step in step_locations(raw):
         if not isinstance(step, dict):
@@ -168,9 +191,78 @@ def _step_shape_problems(raw: Any, shown: str) -> list[Problem]:
         kinds = [k for k in ("check", "action", "manual") if k in step]
         if len(kinds) != 1:
             found = " and ".join(kinds) if kinds else "none of them"
-            problems.append(Problem(shown, line_of(raw, loc), key_path(loc),
-                                    f"a step has exactly one of check:, action: or manual: (found {found})"))
+            problems.append(
+                Problem(
+                    shown,
+                    line_of(raw, loc),
+                    key_path(loc),
+                    f"a step has exactly one of check:, action: or manual: (found {found})",
+                )
+            )
+            continue
+        if kinds[0] != "manual":
+            problems.extend(_plugin_problems(raw, shown, registry, loc, step, kinds[0]))
     return problems
+
+
+def _plugin_problems(
+    raw: Any, shown: str, registry: Registry, loc: tuple[str | int, ...], step: dict[str, Any], key: str
+) -> list[Problem]:
+    name = step.get(key)
+    where = (*loc, key)
+    if not isinstance(name, str):
+        return []  # the model reports the wrong type
+    info = registry.get(name)
+    if info is None:
+        return [
+            Problem(
+                shown,
+                line_of(raw, where),
+                key_path(where),
+                f"unknown plugin {name!r}{suggest(name, registry.names())}; `runbook plugins` lists them",
+            )
+        ]
+    problems = []
+    if key not in info.kinds:
+        other = "check" if key == "action" else "action"
+        article = "an" if key == "action" else "a"
+        problems.append(
+            Problem(
+                shown,
+                line_of(raw, where),
+                key_path(where),
+                f"plugin {name!r} is not {article} {key} (write `{other}: {name}`)",
+            )
+        )
+    args = step.get("with", {})
+    if isinstance(args, dict):
+        problems.extend(plugin_args_problems(raw, shown, info.spec, (*loc, "with"), args))
+    return problems
+
+
+def plugin_args_problems(
+    raw: Any, shown: str, spec: type[BaseModel], loc: tuple[str | int, ...], args: dict[str, Any]
+) -> list[Problem]:
+    """A plugin's `with:` checked by its own model; templated values wait until run time."""
+    try:
+        spec.model_validate(args)
+    except ValidationError as exc:
+        templated = {sub for sub, text in iter_strings(args) if is_template(text)}
+        kept = []
+        for err in exc.errors():
+            eloc = tuple(err["loc"])
+            # A templated value's type is known only once rendered: judged at run time.
+            if any(eloc[: len(t)] == t for t in templated):
+                continue
+            # A whole-model rule (e.g. "url must start with http://") may be looking
+            # at an unrendered template too.
+            if not eloc and templated:
+                continue
+            kept.append(err)
+        if kept:
+            filtered = ValidationError.from_exception_data(exc.title, kept)  # type: ignore[arg-type]
+            return pydantic_problems(filtered, raw, shown, spec, prefix=loc)
+    return []
 
 
 def key_path(loc: tuple[str | int, ...]) -> str:
@@ -210,11 +302,23 @@ def field_names(model: type[BaseModel]) -> list[str]:
     return [f.alias or n for n, f in model.model_fields.items()]
 
 
-def pydantic_problems(exc: ValidationError, raw: Any, shown: str, model: type[BaseModel],
-                      prefix: tuple[str | int, ...] = ()) -> list[Problem]:
+def pydantic_problems(
+    exc: ValidationError, raw: Any, shown: str, model: type[BaseModel], prefix: tuple[str | int, ...] = ()
+) -> list[Problem]:
     """Pydantic errors as one Problem each, with a line, a key path and a helpful message."""
     problems = []
-    for err in exc.errors():
+    errors = exc.errors()
+    # "urll: unknown key (did you mean 'url'?)" already says what "url: missing" would.
+    suggested = set()
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(model, tuple(err["loc"])[:-1])
+            hint = suggest(str(err["loc"][-1]), field_names(parent)) if parent else ""
+            if hint:
+                suggested.add((*tuple(err["loc"])[:-1], hint.split("'")[1]))
+    for err in errors:
+        if err["type"] == "missing" and tuple(err["loc"]) in suggested:
+            continue
         loc = tuple(err["loc"])
         full = (*prefix, *loc)
         line = line_of(raw, full)

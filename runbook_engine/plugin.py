@@ -55,8 +55,7 @@ def require(module: str, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependency(
-            f"{module} is not installed ({exc}); install it with: "
-            f"pip install 'runbook-engine[{extra}]'"
+            f"{module} is not installed ({exc}); install it with: pip install 'runbook-engine[{extra}]'"
         ) from None
 
 
@@ -93,6 +92,12 @@ class Context:
 
 Outputs = dict[str, Any]
 __all__ = [
-    "Context", "Duration", "MissingDependency", "Outputs", "PluginKind", "PluginSpec", "StepError",
+    "Context",
+    "Duration",
+    "MissingDependency",
+    "Outputs",
+    "PluginKind",
+    "PluginSpec",
+    "StepError",
     "require",
 ]

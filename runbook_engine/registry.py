@@ -89,9 +89,15 @@ class Registry:
             return
         if name in self.plugins:
             other = self.plugins[name].source
-            self.problems.append(Problem(
-                source, 0, "", f"plugin {name!r} is defined twice: in {other} and in {source}; "
-                "rename one (set NAME in the module)"))
+            self.problems.append(
+                Problem(
+                    source,
+                    0,
+                    "",
+                    f"plugin {name!r} is defined twice: in {other} and in {source}; "
+                    "rename one (set NAME in the module)",
+                )
+            )
             return
         self.plugins[name] = PluginInfo(name, module, source)
 

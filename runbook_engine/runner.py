@@ -60,9 +60,13 @@ def now_utc() -> datetime:
 
 
 class Runner:
-    def __init__(self, lib: Library, options: RunOptions | None = None,
-                 observers: list[Observer] | None = None,
-                 interaction: Interaction | None = None) -> None:
+    def __init__(
+        self,
+        lib: Library,
+        options: RunOptions | None = None,
+        observers: list[Observer] | None = None,
+        interaction: Interaction | None = None,
+    ) -> None:
         self.lib = lib
         self.options = options or RunOptions()
         self.observers = list(observers or [])
@@ -85,17 +89,27 @@ class Runner:
         self.options.environment = env
         return build_template_data(self.lib, doc, env, self.options.vars, self.options.event)
 
-    def new_journal(self, doc: Runbook | Contingency, path: Path, sha: str, data: TemplateData,
-                    kind: str = "run") -> RunJournal:
+    def new_journal(
+        self, doc: Runbook | Contingency, path: Path, sha: str, data: TemplateData, kind: str = "run"
+    ) -> RunJournal:
         run_id = new_run_id()
         self.run_dir = self.lib.project_dir / ".runbook" / "runs" / run_id
         return RunJournal(
-            kind=kind, run_id=run_id, runbook=doc.name, title=doc.title, file=str(path),  # type: ignore[arg-type]
-            file_sha256=sha, environment=data.environment,
-            vars=data.redactor.data(data.vars), event=self.options.event,
-            offset_s=getattr(doc, "offset", None), budget_s=getattr(doc, "budget", None),
-            started_at=now_utc(), host=socket.gethostname(),
-            user=self.options.operator or _user(), engine_version=__version__,
+            kind="drill" if kind == "drill" else "run",
+            run_id=run_id,
+            runbook=doc.name,
+            title=doc.title,
+            file=str(path),
+            file_sha256=sha,
+            environment=data.environment,
+            vars=data.redactor.data(data.vars),
+            event=self.options.event,
+            offset_s=getattr(doc, "offset", None),
+            budget_s=getattr(doc, "budget", None),
+            started_at=now_utc(),
+            host=socket.gethostname(),
+            user=self.options.operator or _user(),
+            engine_version=__version__,
             dry_run=self.options.dry_run,
         )
 
@@ -104,14 +118,17 @@ class Runner:
         if loaded is None:
             from runbook_engine.expr import suggest
 
-            raise UserError(f"no runbook named {name!r}{suggest(name, list(self.lib.runbooks))}; "
-                            "`runbook list` shows them")
+            raise UserError(
+                f"no runbook named {name!r}{suggest(name, list(self.lib.runbooks))}; "
+                "`runbook list` shows them"
+            )
         doc = loaded.doc
         data = self.prepare(doc)
         self.refuse_unconfirmable_destructive(doc.steps(), data)
         journal = self.new_journal(doc, loaded.path, loaded.sha256, data)
-        journal.sections = [SectionResult(name=s.name, parallel=s.parallel, budget_s=s.budget)
-                            for s in doc.sections]
+        journal.sections = [
+            SectionResult(name=s.name, parallel=s.parallel, budget_s=s.budget) for s in doc.sections
+        ]
         started = time.monotonic()
         self.emit(RunStarted(journal))
         try:
@@ -134,8 +151,7 @@ class Runner:
         for name in names:
             c = self.lib.contingencies[name].doc
             first = next((s.title for s in c.recover), None)
-            out.append(Recommendation(name=c.name, title=c.title or c.name, rto_s=c.rto,
-                                      first_step=first))
+            out.append(Recommendation(name=c.name, title=c.title or c.name, rto_s=c.rto, first_step=first))
         return out
 
     def refuse_unconfirmable_destructive(self, steps: list[Step], data: TemplateData) -> None:
@@ -144,8 +160,10 @@ class Runner:
             return
         names = [s.title for s in steps if self.is_destructive(s, data)]
         if names:
-            raise UserError(f"destructive steps need confirmation: {', '.join(names)}; "
-                            "pass --yes to allow them (or run in a terminal to be asked)")
+            raise UserError(
+                f"destructive steps need confirmation: {', '.join(names)}; "
+                "pass --yes to allow them (or run in a terminal to be asked)"
+            )
 
     def is_destructive(self, step: Step, data: TemplateData) -> bool:
         if step.destructive:
@@ -183,8 +201,7 @@ class Runner:
         ids_here = {s.step_id for s in section.steps}
         done_ids: set[str] = {sid for sid in self.results if sid not in ids_here}
         running: dict[Future[None], int] = {}
-        with ThreadPoolExecutor(max_workers=section.max_parallel,
-                                thread_name_prefix="section") as pool:
+        with ThreadPoolExecutor(max_workers=section.max_parallel, thread_name_prefix="section") as pool:
             try:
                 while todo or running:
                     ready = [i for i in todo if all(n in done_ids for n in section.steps[i].needs)]
@@ -204,9 +221,18 @@ class Runner:
 
     # -- steps ----------------------------------------------------------------
     def new_result(self, step: Step, section: str) -> StepResult:
-        sr = StepResult(id=step.step_id, name=step.title, kind=step.kind, plugin=step.plugin,
-                        section=section, severity=step.severity, destructive=step.destructive,
-                        weight=step.weight, owner=step.owner, budget_s=step.budget)
+        sr = StepResult(
+            id=step.step_id,
+            name=step.title,
+            kind=step.kind,
+            plugin=step.plugin,
+            section=section,
+            severity=step.severity,
+            destructive=step.destructive,
+            weight=step.weight,
+            owner=step.owner,
+            budget_s=step.budget,
+        )
         self.results[sr.id] = sr
         return sr
 
@@ -221,8 +247,7 @@ class Runner:
             self.emit(StepFinished(sr))
 
     def _run_step(self, step: Step, sr: StepResult, data: TemplateData) -> None:
-        unmet = [n for n in step.needs if self.results.get(n) is None
-                 or self.results[n].outcome != "passed"]
+        unmet = [n for n in step.needs if self.results.get(n) is None or self.results[n].outcome != "passed"]
         if unmet:
             sr.outcome, sr.message = "blocked", f"needs {', '.join(unmet)}, which did not pass"
             return
@@ -262,13 +287,21 @@ class Runner:
             return
         sr.answered_by, sr.answered_at = answer.by, now_utc()
         sr.outcome = {"done": "passed", "not-done": "failed", "skip": "skipped"}[answer.choice]  # type: ignore[assignment]
-        sr.message = answer.note or {"done": None, "not-done": "not done", "skip": "skipped by operator"}[answer.choice]
+        sr.message = (
+            answer.note
+            or {"done": None, "not-done": "not done", "skip": "skipped by operator"}[answer.choice]
+        )
 
     def run_automated(self, step: Step, sr: StepResult, data: TemplateData) -> None:
         plugin = self.lib.registry.get(step.plugin or "")
         assert plugin is not None, "the loader rejects unknown plugins"
-        executor = StepExecutor(data, self.lib.project_dir, self.run_dir, self.cancel,
-                                on_retry=lambda n, msg: self.emit(StepAttempt(sr, n, msg)))
+        executor = StepExecutor(
+            data,
+            self.lib.project_dir,
+            self.run_dir,
+            self.cancel,
+            on_retry=lambda n, msg: self.emit(StepAttempt(sr, n, msg)),
+        )
         destructive = self.is_destructive(step, data)
         sr.destructive = destructive
         if self.options.dry_run:

@@ -7,9 +7,6 @@ Runs after every file has the right shape, so it can look across files (a runboo
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
-
-from pydantic import ValidationError
 
 from runbook_engine.errors import Problem
 from runbook_engine.expr import (
@@ -22,7 +19,7 @@ from runbook_engine.expr import (
     suggest,
     template_uses,
 )
-from runbook_engine.loader import Library, Loaded, key_path, pydantic_problems
+from runbook_engine.loader import Library, Loaded, key_path
 from runbook_engine.spec import Contingency, Runbook, Step
 from runbook_engine.yamlio import line_of
 
@@ -30,8 +27,7 @@ Loc = tuple[str | int, ...]
 
 
 class _DocChecker:
-    def __init__(self, lib: Library, loaded: Loaded[Runbook] | Loaded[Contingency],
-                 cross_file: bool) -> None:
+    def __init__(self, lib: Library, loaded: Loaded[Runbook] | Loaded[Contingency], cross_file: bool) -> None:
         self.cross_file = cross_file
         self.lib = lib
         self.loaded = loaded
@@ -40,7 +36,9 @@ class _DocChecker:
         self.env_keys = {k for e in lib.environments.values() for k in e.doc.vars}
 
     def add(self, loc: Loc, message: str) -> None:
-        self.problems.append(Problem(self.loaded.shown, line_of(self.loaded.raw, loc), key_path(loc), message))
+        self.problems.append(
+            Problem(self.loaded.shown, line_of(self.loaded.raw, loc), key_path(loc), message)
+        )
 
     def steps(self) -> list[tuple[Loc, Step, int | None]]:
         """(location, step, index of its parallel section or None) in run order."""
@@ -61,8 +59,10 @@ class _DocChecker:
             sid = step.step_id
             if sid in ids:
                 where = key_path(ids[sid])
-                self.add((*loc, "id") if step.id else loc,
-                         f"step id {sid!r} is already used by {where}; give one of them an `id:`")
+                self.add(
+                    (*loc, "id") if step.id else loc,
+                    f"step id {sid!r} is already used by {where}; give one of them an `id:`",
+                )
             else:
                 ids[sid] = loc
         self._check_vars()
@@ -74,18 +74,28 @@ class _DocChecker:
         if isinstance(self.doc, Runbook) and self.cross_file:
             for i, name in enumerate(self.doc.on_no_go):
                 if name not in self.lib.contingencies:
-                    self.add(("on_no_go", i), f"unknown contingency {name!r}"
-                             f"{suggest(name, list(self.lib.contingencies))}")
+                    self.add(
+                        ("on_no_go", i),
+                        f"unknown contingency {name!r}{suggest(name, list(self.lib.contingencies))}",
+                    )
         return self.problems
 
     def _check_vars(self) -> None:
         for key, value in self.doc.vars.items():
             for sub, text in iter_strings(value, ("vars", key)):
-                self._check_template(sub, text, roots={"env", "secrets", "event", "now", "vars"},
-                                     step_ids=set())
+                self._check_template(
+                    sub, text, roots={"env", "secrets", "event", "now", "vars"}, step_ids=set()
+                )
 
-    def _check_needs(self, loc: Loc, step: Step, par: int | None, seen: set[str],
-                     ids: dict[str, Loc], steps: list[tuple[Loc, Step, int | None]]) -> None:
+    def _check_needs(
+        self,
+        loc: Loc,
+        step: Step,
+        par: int | None,
+        seen: set[str],
+        ids: dict[str, Loc],
+        steps: list[tuple[Loc, Step, int | None]],
+    ) -> None:
         same_section = {s.step_id for _, s, p in steps if par is not None and p == par}
         for k, need in enumerate(step.needs):
             if need == step.step_id:
@@ -93,28 +103,19 @@ class _DocChecker:
             elif need not in ids:
                 self.add((*loc, "needs", k), f"unknown step id {need!r}{suggest(need, list(ids))}")
             elif need not in seen and need not in same_section:
-                self.add((*loc, "needs", k), f"step {need!r} runs later; a step can only need "
-                         "earlier steps (or steps of the same parallel section)")
+                self.add(
+                    (*loc, "needs", k),
+                    f"step {need!r} runs later; a step can only need "
+                    "earlier steps (or steps of the same parallel section)",
+                )
 
     def _check_step(self, loc: Loc, step: Step, ids: set[str]) -> None:
         roots = {"vars", "env", "secrets", "event", "steps", "now"}
         if step.manual is not None:
             self._check_template((*loc, "manual"), step.manual, roots, ids)
             return
-        plugin_name = step.plugin or ""
-        key = "check" if step.check is not None else "action"
-        info = self.lib.registry.get(plugin_name)
-        outputs: set[str] = set()
-        if info is None:
-            self.add((*loc, key), f"unknown plugin {plugin_name!r}"
-                     f"{suggest(plugin_name, self.lib.registry.names())}; `runbook plugins` lists them")
-        else:
-            outputs = set(info.outputs)
-            if key not in info.kinds:
-                other = "check" if key == "action" else "action"
-                self.add((*loc, key), f"plugin {plugin_name!r} is not a{'n' if key == 'action' else ''} "
-                         f"{key} (write `{other}: {plugin_name}`)")
-            self._check_with(loc, step, info.spec)
+        info = self.lib.registry.get(step.plugin or "")
+        outputs = set(info.outputs) if info else set()  # unknown plugins: reported by the loader
         for sub, text in iter_strings(step.with_, (*loc, "with")):
             self._check_template(sub, text, roots, ids)
         expect = []
@@ -127,27 +128,6 @@ class _DocChecker:
         if when is not None:
             self._check_names((*loc, "when"), when.uses, roots - {"secrets"}, ids, set())
         step.set_compiled(expect, when)
-
-    def _check_with(self, loc: Loc, step: Step, spec: Any) -> None:
-        try:
-            spec.model_validate(step.with_)
-        except ValidationError as exc:
-            templated = {sub for sub, text in iter_strings(step.with_) if is_template(text)}
-            kept = []
-            for err in exc.errors():
-                eloc = tuple(err["loc"])
-                # A templated value's type is known only once rendered: judged at run time.
-                if any(eloc[: len(t)] == t for t in templated):
-                    continue
-                # A whole-model rule (e.g. "url must start with http://") may be looking
-                # at an unrendered template too.
-                if not eloc and templated:
-                    continue
-                kept.append(err)
-            if kept:
-                filtered = ValidationError.from_exception_data(exc.title, kept)  # type: ignore[arg-type]
-                self.problems.extend(pydantic_problems(filtered, self.loaded.raw, self.loaded.shown,
-                                                       spec, prefix=(*loc, "with")))
 
     def _compile(self, loc: Loc, src: str) -> Expression | None:
         try:
@@ -166,8 +146,9 @@ class _DocChecker:
             return
         self._check_names(loc, uses, roots, step_ids, set())
 
-    def _check_names(self, loc: Loc, uses: Iterable[NameUse], roots: set[str], step_ids: set[str],
-                     outputs: set[str]) -> None:
+    def _check_names(
+        self, loc: Loc, uses: Iterable[NameUse], roots: set[str], step_ids: set[str], outputs: set[str]
+    ) -> None:
         known = roots | outputs
         for use in uses:
             if use.root not in known:
@@ -180,11 +161,17 @@ class _DocChecker:
                 continue
             first = use.path[0]
             if use.root == "vars" and first not in self.doc.vars:
-                self.add(loc, f"undefined variable 'vars.{first}'{suggest(first, list(self.doc.vars))}"
-                         "; declare it under vars:")
+                self.add(
+                    loc,
+                    f"undefined variable 'vars.{first}'{suggest(first, list(self.doc.vars))}"
+                    "; declare it under vars:",
+                )
             elif use.root == "secrets" and first not in self.doc.secrets:
-                self.add(loc, f"undefined secret 'secrets.{first}'{suggest(first, self.doc.secrets)}"
-                         "; list it under secrets:")
+                self.add(
+                    loc,
+                    f"undefined secret 'secrets.{first}'{suggest(first, self.doc.secrets)}"
+                    "; list it under secrets:",
+                )
             elif use.root == "steps" and first not in step_ids:
                 self.add(loc, f"unknown step id 'steps.{first}'{suggest(first, list(step_ids))}")
             elif use.root == "env" and self.env_keys and first not in self.env_keys:

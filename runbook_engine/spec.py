@@ -84,9 +84,7 @@ class Step(_Strict):
         kinds = [k for k in ("check", "action", "manual") if getattr(self, k) is not None]
         if len(kinds) != 1:
             found = " and ".join(kinds) if kinds else "none of them"
-            raise ValueError(
-                f"a step has exactly one of check:, action: or manual: (found {found})"
-            )
+            raise ValueError(f"a step has exactly one of check:, action: or manual: (found {found})")
         if self.manual is None and self.name is None:
             raise ValueError("a check or action step needs a name: (what it proves, in words)")
         if self.manual is not None and (self.with_ or self.expect):

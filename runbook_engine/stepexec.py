@@ -41,8 +41,14 @@ class Attempt:
 
 
 class StepExecutor:
-    def __init__(self, data: TemplateData, workdir: Path, run_dir: Path,
-                 cancel: threading.Event, on_retry: Callable[[int, str], None]) -> None:
+    def __init__(
+        self,
+        data: TemplateData,
+        workdir: Path,
+        run_dir: Path,
+        cancel: threading.Event,
+        on_retry: Callable[[int, str], None],
+    ) -> None:
         self.data = data
         self.workdir = workdir
         self.run_dir = run_dir
@@ -97,15 +103,18 @@ class StepExecutor:
                 return attempt
             left = deadline - time.monotonic()
             if left <= 0:
-                attempt.message = (f"still not passing after waiting {step.wait.timeout:g}s "
-                                   f"({polls} polls): {attempt.message}")
+                attempt.message = (
+                    f"still not passing after waiting {step.wait.timeout:g}s "
+                    f"({polls} polls): {attempt.message}"
+                )
                 return attempt
             self.on_retry(polls, attempt.message or attempt.outcome)
             if self.cancel.wait(min(step.wait.interval, left)):
                 return attempt
 
-    def _attempt(self, step: Step, plugin: PluginInfo, result: StepResult,
-                 cap: float | None = None) -> Attempt:
+    def _attempt(
+        self, step: Step, plugin: PluginInfo, result: StepResult, cap: float | None = None
+    ) -> Attempt:
         result.attempts += 1
         try:
             spec, args = self.render_args(step, plugin)
@@ -116,17 +125,24 @@ class StepExecutor:
             timeout = min(timeout, cap)
         attempt_cancel = threading.Event()
         lines: list[str] = []
-        ctx = Context(step_id=step.step_id, timeout=timeout, workdir=self.workdir,
-                      run_dir=self.run_dir, secrets=self.data.secrets, cancel=attempt_cancel,
-                      log=lambda line: lines.append(self.redact.text(str(line))))
+        ctx = Context(
+            step_id=step.step_id,
+            timeout=timeout,
+            workdir=self.workdir,
+            run_dir=self.run_dir,
+            secrets=self.data.secrets,
+            cancel=attempt_cancel,
+            log=lambda line: lines.append(self.redact.text(str(line))),
+        )
         outputs, error = self._call(plugin, spec, ctx, timeout)
         result.evidence = lines[-50:]
         if error is not None:
             return Attempt("error", self.redact.text(error), {}, [], args)
         return self._judge(step, plugin, outputs, args)
 
-    def _call(self, plugin: PluginInfo, spec: PluginSpec, ctx: Context,
-              timeout: float) -> tuple[dict[str, Any], str | None]:
+    def _call(
+        self, plugin: PluginInfo, spec: PluginSpec, ctx: Context, timeout: float
+    ) -> tuple[dict[str, Any], str | None]:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"step-{ctx.step_id}")
         future: Future[Any] = pool.submit(plugin.module.run, spec, ctx)
         relay = threading.Thread(target=self._relay_cancel, args=(future, ctx.cancel), daemon=True)
@@ -158,8 +174,9 @@ class StepExecutor:
                 attempt_cancel.set()
                 return
 
-    def _judge(self, step: Step, plugin: PluginInfo, outputs: dict[str, Any],
-               args: dict[str, Any]) -> Attempt:
+    def _judge(
+        self, step: Step, plugin: PluginInfo, outputs: dict[str, Any], args: dict[str, Any]
+    ) -> Attempt:
         expressions = step.compiled_expect or plugin.default_expect
         data = self.data.for_expressions(outputs)
         results: list[ExpectationResult] = []
@@ -169,8 +186,7 @@ class StepExecutor:
                 detail = expr.explain(data)
             except ExpressionError as exc:
                 ok, detail = False, f"{expr.explain(data)} ({exc})"
-            results.append(ExpectationResult(expr=expr.source, passed=ok,
-                                             detail=self.redact.text(detail)))
+            results.append(ExpectationResult(expr=expr.source, passed=ok, detail=self.redact.text(detail)))
         failed = [r for r in results if not r.passed]
         if failed:
             return Attempt("failed", "; ".join(r.detail for r in failed), outputs, results, args)

@@ -1,8 +1,8 @@
 """Helpers for plugin authors' tests (as structlog ships structlog.testing).
 
-    from runbook_engine.testing import run_plugin
-    out = run_plugin(my_plugin, {"url": "http://127.0.0.1:8000/health"})
-    assert out["status"] == 200
+from runbook_engine.testing import run_plugin
+out = run_plugin(my_plugin, {"url": "http://127.0.0.1:8000/health"})
+assert out["status"] == 200
 """
 
 from __future__ import annotations
@@ -22,14 +22,10 @@ def make_context(
 ) -> Context:
     """A Context like the one the engine builds for one attempt."""
     wd = workdir or Path.cwd()
-    return Context(
-        step_id=step_id, timeout=timeout, workdir=wd, run_dir=wd, secrets=secrets or {}
-    )
+    return Context(step_id=step_id, timeout=timeout, workdir=wd, run_dir=wd, secrets=secrets or {})
 
 
-def run_plugin(
-    module: ModuleType, args: dict[str, Any], ctx: Context | None = None
-) -> Outputs:
+def run_plugin(module: ModuleType, args: dict[str, Any], ctx: Context | None = None) -> Outputs:
     """Validate ``args`` with the plugin's Spec and run it once, returning its outputs."""
     spec = module.Spec.model_validate(args)
     result: Outputs = module.run(spec, ctx or make_context())

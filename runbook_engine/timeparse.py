@@ -11,6 +11,7 @@ def parse_event_time(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise UserError(f"--event {text!r}: write a time like '2026-12-01 10:00' or "
-                        "'2026-12-01T10:00+01:00'") from None
+        raise UserError(
+            f"--event {text!r}: write a time like '2026-12-01 10:00' or '2026-12-01T10:00+01:00'"
+        ) from None
     return value if value.tzinfo else value.astimezone()

@@ -14,7 +14,9 @@ def decide(journal: RunJournal) -> None:
         if not step.is_bad:
             continue
         what = {
-            "failed": "failed", "error": "could not be checked", "blocked": "was blocked",
+            "failed": "failed",
+            "error": "could not be checked",
+            "blocked": "was blocked",
             "pending": "was not confirmed",
         }[step.outcome]
         line = f"{step.section} / {step.name} {what}" + (f": {step.message}" if step.message else "")
@@ -24,11 +26,15 @@ def decide(journal: RunJournal) -> None:
             warnings.append(line)
     for section in journal.sections:
         if section.over_budget:
-            warnings.append(f"section {section.name} took {format_duration(section.duration_s)}, "
-                            f"over its {format_duration(section.budget_s)} budget")
+            warnings.append(
+                f"section {section.name} took {format_duration(section.duration_s)}, "
+                f"over its {format_duration(section.budget_s)} budget"
+            )
     if journal.budget_s and journal.duration_s and journal.duration_s > journal.budget_s:
-        warnings.append(f"run took {format_duration(journal.duration_s)}, "
-                        f"over its {format_duration(journal.budget_s)} budget")
+        warnings.append(
+            f"run took {format_duration(journal.duration_s)}, "
+            f"over its {format_duration(journal.budget_s)} budget"
+        )
     if journal.status == "interrupted":
         reasons.insert(0, "the run was interrupted")
     journal.reasons = reasons

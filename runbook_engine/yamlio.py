@@ -55,8 +55,14 @@ _StrictResolver.add_implicit_resolver(
 )
 
 
-class _LineLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
-                  yaml.composer.Composer, yaml.constructor.SafeConstructor, _StrictResolver):
+class _LineLoader(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    yaml.constructor.SafeConstructor,
+    _StrictResolver,
+):
     def __init__(self, stream: str) -> None:
         yaml.reader.Reader.__init__(self, stream)
         yaml.scanner.Scanner.__init__(self)
@@ -117,16 +123,20 @@ def load_yaml_text(text: str, shown: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         what = exc.problem or str(exc)
+        if exc.context and exc.context_mark and exc.context_mark is not mark:
+            what += f" {exc.context} (which starts on line {exc.context_mark.line + 1})"
         raise LoadError([Problem(shown, line, "", f"invalid YAML: {what}")]) from None
     except yaml.YAMLError as exc:
         raise LoadError([Problem(shown, 0, "", f"invalid YAML: {exc}")]) from None
     finally:
         loader.dispose()
     if loader.duplicates:
-        raise LoadError([
-            Problem(shown, line, key, "duplicate key (each key may appear once in a mapping)")
-            for line, key in loader.duplicates
-        ])
+        raise LoadError(
+            [
+                Problem(shown, line, key, "duplicate key (each key may appear once in a mapping)")
+                for line, key in loader.duplicates
+            ]
+        )
     return data
 
 

@@ -52,6 +52,7 @@ def run(spec: Spec, ctx: Context) -> Outputs:
     if spec.read:
         out["text"] = (
             matches[0].read_text(errors="replace")[: 64 * 1024]
-            if len(matches) == 1 and matches[0].is_file() else None
+            if len(matches) == 1 and matches[0].is_file()
+            else None
         )
     return out

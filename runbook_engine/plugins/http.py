@@ -39,7 +39,9 @@ class Spec(PluginSpec):
     body: str | None = Field(default=None, description="A raw request body.")
     verify: bool = Field(default=True, description="Verify TLS certificates.")
     follow_redirects: bool = False
-    samples: int = Field(default=1, ge=1, le=10000, description="Send the request N times and report percentiles.")
+    samples: int = Field(
+        default=1, ge=1, le=10000, description="Send the request N times and report percentiles."
+    )
 
     @model_validator(mode="after")
     def _one_body(self) -> Spec:
@@ -102,14 +104,16 @@ def run(spec: Spec, ctx: Context) -> Outputs:
     }
     if spec.samples > 1:
         ordered = sorted(latencies)
-        out.update({
-            "samples": spec.samples,
-            "errors": errors,
-            "p50_ms": round(percentile(ordered, 50), 3),
-            "p95_ms": round(percentile(ordered, 95), 3),
-            "p99_ms": round(percentile(ordered, 99), 3),
-            "max_ms": round(ordered[-1], 3) if ordered else None,
-        })
+        out.update(
+            {
+                "samples": spec.samples,
+                "errors": errors,
+                "p50_ms": round(percentile(ordered, 50), 3),
+                "p95_ms": round(percentile(ordered, 95), 3),
+                "p99_ms": round(percentile(ordered, 99), 3),
+                "max_ms": round(ordered[-1], 3) if ordered else None,
+            }
+        )
     return out
 
 

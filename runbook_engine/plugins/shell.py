@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,11 +51,16 @@ def _child_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # already gone
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
+    try:
+        proc.communicate(timeout=2)  # reap it and close our ends of the pipes
+    except subprocess.TimeoutExpired:
+        # Something outside the group (it called setsid) still holds the pipes.
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        proc.wait()
 
 
 def _text(data: bytes | None) -> str:
@@ -70,12 +76,19 @@ def run(spec: Spec, ctx: Context) -> Outputs:
         # A new session makes the command a process-group leader, so a timeout can end
         # the command together with everything it started.
         proc = subprocess.Popen(
-            args, shell=isinstance(args, str), cwd=cwd, env=_child_env(spec.env),
+            args,
+            shell=isinstance(args, str),
+            cwd=cwd,
+            env=_child_env(spec.env),
             stdin=subprocess.PIPE if spec.stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
     except OSError as exc:
-        raise StepError(f"cannot start {args if isinstance(args, str) else args[0]!r}: {exc.strerror}") from None
+        raise StepError(
+            f"cannot start {args if isinstance(args, str) else args[0]!r}: {exc.strerror}"
+        ) from None
     stdin = spec.stdin.encode() if spec.stdin is not None else None
     try:
         out, err = _communicate(proc, stdin, ctx)
@@ -99,6 +112,4 @@ def _communicate(proc: subprocess.Popen[bytes], stdin: bytes | None, ctx: Contex
         remaining = ctx.remaining()
         if remaining is not None and remaining <= 0:
             _kill_group(proc)
-            raise StepError(
-                f"timed out after {ctx.timeout:g}s; the command and its children were killed"
-            )
+            raise StepError(f"timed out after {ctx.timeout:g}s; the command and its children were killed")

@@ -31,8 +31,10 @@ def check_report_paths(paths: list[Path]) -> None:
     """Reject an unknown extension before anything runs (exit 2, nothing written)."""
     for p in paths:
         if p.suffix.lower() not in RENDERERS:
-            raise UserError(f"--report {p}: unknown report format {p.suffix or '(none)'!r}; "
-                            f"use one of {', '.join(sorted(RENDERERS))}")
+            raise UserError(
+                f"--report {p}: unknown report format {p.suffix or '(none)'!r}; "
+                f"use one of {', '.join(sorted(RENDERERS))}"
+            )
 
 
 def write_atomic(path: Path, text: str) -> None:

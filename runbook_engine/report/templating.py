@@ -25,9 +25,13 @@ def template_env() -> Environment:
     env = Environment(
         loader=PackageLoader("runbook_engine", "report/templates"),
         # select_autoescape matches on the final extension only: list *.html.j2 explicitly.
-        autoescape=select_autoescape(enabled_extensions=("html", "html.j2", "xml", "xml.j2"),
-                                     default_for_string=False),
-        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "html.j2", "xml", "xml.j2"), default_for_string=False
+        ),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
     env.filters["dur"] = format_duration
     env.filters["ts"] = _ts
