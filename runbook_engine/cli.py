@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 
@@ -48,15 +47,21 @@ def console(stderr: bool = False) -> Console:
     )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"runbook {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours in output.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     State.no_color = no_color
-    if version:
-        print(f"runbook {__version__}")
-        raise typer.Exit(0)
 
 
 def _library(directory: Path | None, extra: list[Path] | None = None) -> Any:
@@ -236,12 +241,14 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         sys.stderr.write(f"{exc}\n")  # plain, unwrapped: one problem per line
         code = exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show(file=sys.stderr)
+    except typer.TyperException as exc:  # Typer's own usage errors (unknown option, missing argument)
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show(file=sys.stderr)
         code = EXIT_USAGE
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted")
         code = EXIT_INTERRUPTED
     except Exception:

@@ -19,7 +19,9 @@ def test_every_outcome_and_the_verdict(project: Project, http_server: Server) ->
     """passed, failed, error, skipped, blocked and pending each arise for their documented reason."""
     http_server.route("/health", status=200, body={"status": "healthy"})
     http_server.route("/bad", status=503, body={"status": "degraded"})
-    project.runbook("outcomes", f"""
+    project.runbook(
+        "outcomes",
+        f"""
         kind: runbook
         name: outcomes
         vars: {{api: "{http_server.url}", profile: local}}
@@ -52,12 +54,17 @@ def test_every_outcome_and_the_verdict(project: Project, http_server: Server) ->
                 needs: [bad]
               - manual: Laptop on power
                 id: manual
-    """)
+    """,
+    )
     result, journal = project.run_json("outcomes")
     steps = steps_by_id(journal)
     assert {k: v["outcome"] for k, v in steps.items()} == {
-        "ok": "passed", "bad": "failed", "err": "error", "skip": "skipped",
-        "blocked": "blocked", "manual": "pending",
+        "ok": "passed",
+        "bad": "failed",
+        "err": "error",
+        "skip": "skipped",
+        "blocked": "blocked",
+        "manual": "pending",
     }
     assert steps["bad"]["message"] == "status == 200 -> status = 503"
     assert "connection failed" in steps["err"]["message"]
@@ -70,7 +77,9 @@ def test_every_outcome_and_the_verdict(project: Project, http_server: Server) ->
 
 def test_go_when_manual_steps_are_confirmed_by_flag(project: Project) -> None:
     """--confirm-manual confirms manual steps without a terminal, recorded as such; exit 0."""
-    project.runbook("m", """
+    project.runbook(
+        "m",
+        """
         kind: runbook
         name: m
         sections:
@@ -78,24 +87,32 @@ def test_go_when_manual_steps_are_confirmed_by_flag(project: Project) -> None:
             steps:
               - manual: Phone silenced
                 owner: presenter
-    """)
+    """,
+    )
     result, journal = project.run_json("m", "--confirm-manual")
     step = steps_by_id(journal)["phone-silenced"]
     assert (step["outcome"], step["answered_by"], journal["verdict"], result.code) == (
-        "passed", "--confirm-manual", "GO", 0)
+        "passed",
+        "--confirm-manual",
+        "GO",
+        0,
+    )
     assert step["answered_at"] is not None
 
 
 def test_warning_failure_keeps_go(project: Project) -> None:
     """A failed step of severity warning is listed as a warning and does not make NO-GO."""
-    project.runbook("w", """
+    project.runbook(
+        "w",
+        """
         kind: runbook
         name: w
         sections:
           - name: S
             steps:
               - {name: Optional thing, check: shell, with: {command: "exit 4"}, severity: warning}
-    """)
+    """,
+    )
     result, journal = project.run_json("w")
     assert (journal["verdict"], result.code) == ("GO", 0)
     assert journal["warnings"] == ["S / Optional thing failed: exit_code == 0 -> exit_code = 4"]
@@ -104,7 +121,9 @@ def test_warning_failure_keeps_go(project: Project) -> None:
 def test_retry_until_a_flaky_service_answers(project: Project, http_server: Server) -> None:
     """retry re-runs a failing check; it passes on the third attempt and records 3 attempts."""
     http_server.route("/flaky", fail_first=2)
-    project.runbook("r", f"""
+    project.runbook(
+        "r",
+        f"""
         kind: runbook
         name: r
         sections:
@@ -115,7 +134,8 @@ def test_retry_until_a_flaky_service_answers(project: Project, http_server: Serv
                 with: {{url: "{http_server.url}/flaky"}}
                 expect: status == 200
                 retry: {{attempts: 3, delay: 50ms}}
-    """)
+    """,
+    )
     _, journal = project.run_json("r")
     step = steps_by_id(journal)["flaky"]
     assert (step["outcome"], step["attempts"], http_server.hits["/flaky"]) == ("passed", 3, 3)
@@ -124,7 +144,9 @@ def test_retry_until_a_flaky_service_answers(project: Project, http_server: Serv
 def test_retry_gives_up_after_its_attempts(project: Project, http_server: Server) -> None:
     """retry stops after `attempts` and reports the last failure."""
     http_server.route("/down", status=500)
-    project.runbook("r", f"""
+    project.runbook(
+        "r",
+        f"""
         kind: runbook
         name: r
         sections:
@@ -135,17 +157,23 @@ def test_retry_gives_up_after_its_attempts(project: Project, http_server: Server
                 with: {{url: "{http_server.url}/down"}}
                 expect: status == 200
                 retry: {{attempts: 2, delay: 10ms}}
-    """)
+    """,
+    )
     _, journal = project.run_json("r")
     step = steps_by_id(journal)["down"]
     assert (step["outcome"], step["attempts"], step["message"]) == (
-        "failed", 2, "status == 200 -> status = 500")
+        "failed",
+        2,
+        "status == 200 -> status = 500",
+    )
 
 
 def test_wait_polls_until_expectations_hold(project: Project, http_server: Server) -> None:
     """wait polls a service that is starting until it reports healthy."""
     http_server.route("/health", fail_first=4)
-    project.runbook("w", f"""
+    project.runbook(
+        "w",
+        f"""
         kind: runbook
         name: w
         sections:
@@ -156,7 +184,8 @@ def test_wait_polls_until_expectations_hold(project: Project, http_server: Serve
                 with: {{url: "{http_server.url}/health"}}
                 expect: json.status == "healthy"
                 wait: {{timeout: 10s, interval: 100ms}}
-    """)
+    """,
+    )
     _, journal = project.run_json("w")
     step = steps_by_id(journal)["comes-up"]
     assert (step["outcome"], step["attempts"]) == ("passed", 5)
@@ -165,7 +194,9 @@ def test_wait_polls_until_expectations_hold(project: Project, http_server: Serve
 def test_wait_gives_up_at_its_timeout(project: Project, http_server: Server) -> None:
     """wait ends at its timeout with the last failure and the number of polls."""
     http_server.route("/health", status=503, body={"status": "starting"})
-    project.runbook("w", f"""
+    project.runbook(
+        "w",
+        f"""
         kind: runbook
         name: w
         sections:
@@ -176,7 +207,8 @@ def test_wait_gives_up_at_its_timeout(project: Project, http_server: Server) -> 
                 with: {{url: "{http_server.url}/health"}}
                 expect: status == 200
                 wait: {{timeout: 600ms, interval: 100ms}}
-    """)
+    """,
+    )
     _, journal = project.run_json("w")
     step = steps_by_id(journal)["never-up"]
     assert step["outcome"] == "failed"
@@ -198,7 +230,9 @@ def _alive(pid: int) -> bool:
 def test_timeout_kills_the_command_and_its_children(project: Project, tmp_path: Path) -> None:
     """A hanging command is ended at its timeout together with every process it started."""
     pids = tmp_path / "pids"
-    project.runbook("t", f"""
+    project.runbook(
+        "t",
+        f"""
         kind: runbook
         name: t
         sections:
@@ -208,7 +242,8 @@ def test_timeout_kills_the_command_and_its_children(project: Project, tmp_path: 
                 action: shell
                 with: {{command: "sleep 60 & echo $! > {pids}; sleep 60"}}
                 timeout: 1s
-    """)
+    """,
+    )
     started = time.monotonic()
     _, journal = project.run_json("t")
     elapsed = time.monotonic() - started
@@ -229,7 +264,9 @@ def test_parallel_section_runs_steps_concurrently(project: Project) -> None:
         f"              - {{name: Sleeper {i}, action: shell, with: {{command: 'sleep 1'}}}}"
         for i in range(10)
     )
-    project.runbook("p", f"""
+    project.runbook(
+        "p",
+        f"""
         kind: runbook
         name: p
         sections:
@@ -238,7 +275,8 @@ def test_parallel_section_runs_steps_concurrently(project: Project) -> None:
             max_parallel: 10
             steps:
 {steps}
-    """)
+    """,
+    )
     _, journal = project.run_json("p")
     section = journal["sections"][0]
     assert [s["outcome"] for s in section["steps"]] == ["passed"] * 10
@@ -248,7 +286,9 @@ def test_parallel_section_runs_steps_concurrently(project: Project) -> None:
 def test_needs_inside_a_parallel_section_orders_steps(project: Project, tmp_path: Path) -> None:
     """In a parallel section a step starts only after the steps it needs have finished."""
     marker = tmp_path / "first-done"
-    project.runbook("p", f"""
+    project.runbook(
+        "p",
+        f"""
         kind: runbook
         name: p
         sections:
@@ -257,14 +297,17 @@ def test_needs_inside_a_parallel_section_orders_steps(project: Project, tmp_path
             steps:
               - {{name: Second, check: file, with: {{path: "{marker}"}}, expect: exists, needs: [first]}}
               - {{name: First, action: shell, with: {{command: "sleep 0.3; touch {marker}"}}}}
-    """)
+    """,
+    )
     _, journal = project.run_json("p")
     assert [s["outcome"] for s in journal["sections"][0]["steps"]] == ["passed", "passed"]
 
 
 def test_templates_see_outputs_of_earlier_steps(project: Project) -> None:
     """steps.<id> exposes an earlier step's outputs to later templates and expressions."""
-    project.runbook("s", """
+    project.runbook(
+        "s",
+        """
         kind: runbook
         name: s
         sections:
@@ -275,7 +318,8 @@ def test_templates_see_outputs_of_earlier_steps(project: Project) -> None:
                 check: shell
                 with: {command: "echo {{ steps.count.stdout | trim | int + 1 }}"}
                 expect: ["stdout | trim == '43'", "steps.count.exit_code == 0"]
-    """)
+    """,
+    )
     _, journal = project.run_json("s")
     assert steps_by_id(journal)["use-it"]["outcome"] == "passed"
 
@@ -283,7 +327,9 @@ def test_templates_see_outputs_of_earlier_steps(project: Project) -> None:
 def test_secrets_never_reach_console_or_journal(project: Project, monkeypatch: Any) -> None:
     """A secret's value is masked in console output, messages, outputs and the journal."""
     monkeypatch.setenv("K2_API_KEY", "s3cr3t-value-xyz")
-    project.runbook("sec", """
+    project.runbook(
+        "sec",
+        """
         kind: runbook
         name: sec
         secrets: [K2_API_KEY]
@@ -298,7 +344,8 @@ def test_secrets_never_reach_console_or_journal(project: Project, monkeypatch: A
                 check: shell
                 with: {command: "echo {{ secrets.K2_API_KEY }}"}
                 expect: "stdout == 'nope'"
-    """)
+    """,
+    )
     result, journal = project.run_json("sec", "--var", "header=x")
     dry = project.cli("run", "sec", "--dry-run")
     text = result.out + result.err + str(journal) + (project.root / "journal.json").read_text()
@@ -312,7 +359,9 @@ def test_secrets_never_reach_console_or_journal(project: Project, monkeypatch: A
 def test_dry_run_runs_nothing_and_marks_destructive(project: Project, tmp_path: Path) -> None:
     """--dry-run renders the plan, marks destructive steps, and runs no action."""
     target = tmp_path / "created"
-    project.runbook("d", f"""
+    project.runbook(
+        "d",
+        f"""
         kind: runbook
         name: d
         vars: {{where: "{target}"}}
@@ -320,12 +369,17 @@ def test_dry_run_runs_nothing_and_marks_destructive(project: Project, tmp_path: 
           - name: S
             steps:
               - {{name: Wipe, action: shell, with: {{command: "touch {{{{ vars.where }}}}"}}, destructive: true}}
-    """)
+    """,
+    )
     result, journal = project.run_json("d", "--dry-run")
     step = steps_by_id(journal)["wipe"]
     assert not target.exists()
     assert (step["outcome"], step["message"], journal["verdict"], result.code) == (
-        "skipped", "dry run (destructive)", "DRY-RUN", 0)
+        "skipped",
+        "dry run (destructive)",
+        "DRY-RUN",
+        0,
+    )
     assert step["args"] == {"command": f"touch {target}"}
     assert "[destructive]" in result.out
 
@@ -333,7 +387,9 @@ def test_dry_run_runs_nothing_and_marks_destructive(project: Project, tmp_path: 
 def test_destructive_without_yes_and_without_terminal_is_refused(project: Project, tmp_path: Path) -> None:
     """Without --yes and no terminal to ask, a destructive runbook exits 2 before running anything."""
     target = tmp_path / "created"
-    project.runbook("d", f"""
+    project.runbook(
+        "d",
+        f"""
         kind: runbook
         name: d
         sections:
@@ -341,11 +397,14 @@ def test_destructive_without_yes_and_without_terminal_is_refused(project: Projec
             steps:
               - {{name: Before, action: shell, with: {{command: "touch {target}"}}}}
               - {{name: Wipe, action: shell, with: {{command: "true"}}, destructive: true}}
-    """)
+    """,
+    )
     result = project.cli("run", "d")
     assert result.code == 2
-    assert result.err == ("destructive steps need confirmation: Wipe; pass --yes to allow them "
-                          "(or run in a terminal to be asked)\n")
+    assert result.err == (
+        "destructive steps need confirmation: Wipe; pass --yes to allow them "
+        "(or run in a terminal to be asked)\n"
+    )
     assert not target.exists()
     assert project.cli("run", "d", "--yes").code == 0
     assert target.exists()
@@ -353,7 +412,9 @@ def test_destructive_without_yes_and_without_terminal_is_refused(project: Projec
 
 def test_budgets_are_compared(project: Project) -> None:
     """A section that takes longer than its budget is flagged and warned about."""
-    project.runbook("b", """
+    project.runbook(
+        "b",
+        """
         kind: runbook
         name: b
         sections:
@@ -361,7 +422,8 @@ def test_budgets_are_compared(project: Project) -> None:
             budget: 100ms
             steps:
               - {name: Nap, action: sleep, with: {duration: 300ms}}
-    """)
+    """,
+    )
     _, journal = project.run_json("b")
     assert journal["verdict"] == "GO"
     assert journal["warnings"][0].startswith("section Slow took 0.3")

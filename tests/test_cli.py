@@ -1,0 +1,176 @@
+"""The `runbook` command line: exit codes, listings, schema and reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from runbook_engine.journal import RunJournal
+from tests.conftest import Project
+
+SIMPLE = """
+    kind: runbook
+    name: simple
+    title: A simple one
+    offset: -2h
+    vars: {greeting: hello}
+    sections:
+      - name: Only
+        steps:
+          - {name: Says hello, check: shell, with: {command: "echo {{ vars.greeting }}"}, expect: "'hello' in stdout"}
+"""
+
+
+def test_list_shows_every_kind(project: Project) -> None:
+    """`runbook list` shows runbooks with their offset, contingencies with RTO, environments."""
+    project.runbook("simple", SIMPLE)
+    project.write("runbooks/env.yaml", "kind: environment\nname: local\ndescription: Laptop\n")
+    project.write(
+        "runbooks/c.yaml",
+        """
+        kind: contingency
+        name: api-down
+        title: API down
+        rto: 30s
+        detect: [{name: API answers, check: tcp, with: {host: 127.0.0.1, port: 1}, expect: connected}]
+    """,
+    )
+    result = project.cli("list")
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert lines[0].split() == ["runbook", "simple", "-2h00m", "A", "simple", "one"]
+    assert lines[1].split() == ["contingency", "api-down", "RTO", "30.0s", "API", "down"]
+    assert lines[2].split() == ["environment", "local", "Laptop", "(default)"]
+
+
+def test_validate_ok_counts_documents(project: Project) -> None:
+    """`runbook validate` on a good library says how many documents it checked; exit 0."""
+    project.runbook("simple", SIMPLE)
+    result = project.cli("validate")
+    assert (result.code, result.out) == (0, "ok: 1 documents (1 runbooks, 0 contingencies, 0 environments)\n")
+
+
+def test_run_unknown_runbook_is_a_usage_error(project: Project) -> None:
+    """A misspelt runbook name exits 2 with a suggestion."""
+    project.runbook("simple", SIMPLE)
+    result = project.cli("run", "simpel")
+    assert result.code == 2
+    assert result.err == "no runbook named 'simpel' (did you mean 'simple'?); `runbook list` shows them\n"
+
+
+def test_var_override_and_bad_var(project: Project) -> None:
+    """--var overrides a declared var; an undeclared one or a malformed one exits 2."""
+    project.runbook("simple", SIMPLE)
+    assert project.cli("run", "simple", "--var", "greeting=hello there").code == 0
+    assert project.cli("run", "simple", "--var", "greeting=bye").code == 1
+    bad = project.cli("run", "simple", "--var", "greting=x")
+    assert (bad.code, bad.err) == (
+        2,
+        "simple has no var 'greting' (did you mean 'greeting'?); declared vars: greeting\n",
+    )
+    assert project.cli("run", "simple", "--var", "novalue").err == "--var 'novalue': write KEY=VALUE\n"
+
+
+def test_unknown_report_format_is_refused_before_running(project: Project, tmp_path: Path) -> None:
+    """--report with an unknown extension exits 2 and runs nothing."""
+    marker = tmp_path / "ran"
+    project.runbook(
+        "m",
+        f"""
+        kind: runbook
+        name: m
+        sections: [{{name: S, steps: [{{name: Touch, action: shell, with: {{command: "touch {marker}"}}}}]}}]
+    """,
+    )
+    result = project.cli("run", "m", "--report", "out.pdf")
+    assert result.code == 2
+    assert "unknown report format '.pdf'" in result.err
+    assert not marker.exists()
+
+
+def test_json_report_round_trips_into_the_journal_model(project: Project) -> None:
+    """The JSON report is the journal: it loads back into RunJournal unchanged."""
+    project.runbook("simple", SIMPLE)
+    result, data = project.run_json("simple")
+    journal = RunJournal.model_validate(data)
+    assert journal.model_dump(mode="json") == data
+    assert (journal.verdict, journal.runbook, journal.version, result.code) == ("GO", "simple", 1, 0)
+    assert journal.steps()[0].expectations[0].detail == "'hello' in stdout -> stdout = 'hello\\n'"
+
+
+def test_plugins_lists_builtins_with_kind_and_source(project: Project) -> None:
+    """`runbook plugins` lists each built-in with its kinds and where it comes from."""
+    result = project.cli("plugins")
+    rows = {
+        line.split()[0]: line.split()[1:3] for line in result.out.splitlines() if not line.startswith(" ")
+    }
+    assert rows["http"] == ["action/check", "built-in"]
+    assert rows["sleep"] == ["action", "built-in"]
+    assert rows["tcp"] == ["check", "built-in"]
+
+
+def test_schema_is_json_schema_with_plugin_specs(project: Project) -> None:
+    """`runbook schema` prints JSON Schema for the three kinds and every plugin's with:."""
+    result = project.cli("schema")
+    schema = json.loads(result.out)
+    assert {"Runbook", "Contingency", "Environment", "Step"} <= set(schema["$defs"])
+    assert "url" in schema["x-plugins"]["http"]["properties"]
+    assert schema["x-plugins"]["http"]["x-outputs"]["status"].startswith("HTTP status")
+
+
+def test_help_and_version_exit_zero() -> None:
+    """`runbook --help` and `--version` work as a real subprocess."""
+    out = subprocess.run([sys.executable, "-m", "runbook_engine", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert "validate" in out.stdout and "run" in out.stdout
+    ver = subprocess.run(
+        [sys.executable, "-m", "runbook_engine", "--version"], capture_output=True, text=True
+    )
+    assert ver.stdout.startswith("runbook 0.")
+
+
+def test_missing_runbook_directory_is_a_usage_error(project: Project) -> None:
+    """Pointing --dir at nothing exits 2 saying how to fix it."""
+    result = project.cli("list", "--dir", "nowhere")
+    assert (result.code, result.err) == (
+        2,
+        "nowhere: runbook directory not found; pass --dir or set RUNBOOK_DIR\n",
+    )
+
+
+def test_missing_secret_is_a_usage_error(project: Project) -> None:
+    """A declared secret that is not set exits 2 before anything runs."""
+    project.runbook(
+        "s",
+        """
+        kind: runbook
+        name: s
+        secrets: [RUNBOOK_TEST_UNSET_SECRET]
+        sections: [{name: S, steps: [{manual: x}]}]
+    """,
+    )
+    result = project.cli("run", "s")
+    assert (result.code, result.err) == (
+        2,
+        "secret RUNBOOK_TEST_UNSET_SECRET is not set: export RUNBOOK_TEST_UNSET_SECRET=...\n",
+    )
+
+
+def test_secrets_file_of_the_environment(project: Project) -> None:
+    """An environment's secrets_file supplies secret values (masked like any secret)."""
+    project.write("local.env", "# local throwaway key\nRB_TEST_KEY=abc-local-123\n")
+    project.write("runbooks/env.yaml", "kind: environment\nname: local\nsecrets_file: local.env\n")
+    project.runbook(
+        "s",
+        """
+        kind: runbook
+        name: s
+        secrets: [RB_TEST_KEY]
+        sections: [{name: S, steps: [{name: Echo, check: shell, with: {command: "echo {{ secrets.RB_TEST_KEY }}"}, expect: "stdout | trim | length == 13"}]}]
+    """,
+    )
+    result, journal = project.run_json("s")
+    assert (result.code, journal["environment"]) == (0, "local")
+    assert "abc-local-123" not in result.out + json.dumps(journal)

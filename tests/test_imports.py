@@ -1,0 +1,37 @@
+"""The CLI stays fast: heavy libraries are imported only by the steps that need them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = ["duckdb", "pyiceberg", "docker", "ansible_runner", "httpx", "pyarrow", "prometheus_client"]
+
+PROBE = """
+import atexit, sys
+heavy = {heavy!r}
+atexit.register(lambda: print("HEAVY:" + ",".join(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr))
+from runbook_engine.cli import main
+main(sys.argv[1:])
+"""
+
+
+def _heavy_imported(args: list[str], cwd: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args], capture_output=True, text=True, cwd=cwd
+    )
+    line = [ln for ln in proc.stderr.splitlines() if ln.startswith("HEAVY:")]
+    assert line, proc.stderr
+    return line[0].removeprefix("HEAVY:")
+
+
+def test_help_imports_no_heavy_library(tmp_path: Path) -> None:
+    """`runbook --help` imports none of duckdb, pyiceberg, docker, ansible_runner, httpx."""
+    assert _heavy_imported(["--help"], tmp_path) == ""
+
+
+def test_validate_imports_no_heavy_library() -> None:
+    """`runbook validate` on the project's own runbooks imports none of the heavy libraries."""
+    root = Path(__file__).parent.parent
+    assert _heavy_imported(["validate"], root) == ""
