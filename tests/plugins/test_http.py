@@ -47,7 +47,7 @@ def test_refused_connection_is_a_step_error() -> None:
 def test_slow_answer_times_out(http_server: Server) -> None:
     """A server slower than the attempt's timeout gives a StepError naming the time."""
     http_server.route("/slow", delay_s=2)
-    with pytest.raises(StepError, match="no answer within 0.3s"):
+    with pytest.raises(StepError, match=r"no answer within 0\.3s"):
         run_plugin(http, {"url": f"{http_server.url}/slow"}, make_context(timeout=0.3))
 
 

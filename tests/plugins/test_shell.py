@@ -45,7 +45,7 @@ def test_missing_program_is_a_step_error() -> None:
 def test_timeout_kills_the_group() -> None:
     """At its timeout the command is killed and a StepError says so."""
     started = time.monotonic()
-    with pytest.raises(StepError, match="timed out after 0.5s"):
+    with pytest.raises(StepError, match=r"timed out after 0\.5s"):
         run_plugin(shell, {"command": "sleep 30"}, make_context(timeout=0.5))
     assert time.monotonic() - started < 3
 
