@@ -1,67 +1,18 @@
-"""The `runbook` command: parse, call, map errors to exit codes. Nothing else lives here."""
+"""Everyday commands: list, validate, run, plugins, schema."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-import tempfile
-import traceback
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from runbook_engine import __version__
-from runbook_engine.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, UserError
-
-app = typer.Typer(
-    name="runbook",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="Declarative YAML runbooks: timed phases, go/no-go gates, contingency drills.",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-DirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--dir", "-d", help="Runbook directory (default ./runbooks or $RUNBOOK_DIR).", show_default=False
-    ),
-]
-
-
-class State:
-    no_color = False
-
-
-def console(stderr: bool = False) -> Console:
-    return Console(
-        stderr=stderr,
-        no_color=State.no_color or bool(os.environ.get("NO_COLOR")),
-        highlight=False,
-        soft_wrap=True,
-    )
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        print(f"runbook {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _root(
-    no_color: Annotated[bool, typer.Option("--no-color", help="No colours in output.")] = False,
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
-    ] = False,
-) -> None:
-    State.no_color = no_color
+from runbook_engine.cli.app import DirOpt, app, console
+from runbook_engine.errors import EXIT_INTERRUPTED, UserError
 
 
 def _library(directory: Path | None, extra: list[Path] | None = None) -> Any:
@@ -226,34 +177,3 @@ def schema(directory: DirOpt = None) -> None:
 
     reg = build_registry(runbook_dir(directory).resolve().parent)
     print(json.dumps(json_schema(reg), indent=2))
-
-
-def _crash_log() -> Path:
-    return Path(tempfile.gettempdir()) / f"runbook-crash-{os.getpid()}.log"
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors exit 2 with one line each; bugs exit 3 with a log file."""
-    command = typer.main.get_command(app)
-    err = console(stderr=True)
-    try:
-        code = command.main(args=argv, prog_name="runbook", standalone_mode=False)
-    except UserError as exc:
-        sys.stderr.write(f"{exc}\n")  # plain, unwrapped: one problem per line
-        code = exc.exit_code
-    except typer.Exit as exc:
-        code = exc.exit_code
-    except typer.TyperException as exc:  # Typer's own usage errors (unknown option, missing argument)
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show(file=sys.stderr)
-        code = EXIT_USAGE
-    except (KeyboardInterrupt, typer.Abort):
-        err.print("interrupted")
-        code = EXIT_INTERRUPTED
-    except Exception:
-        log = _crash_log()
-        log.write_text(traceback.format_exc(), encoding="utf-8")
-        err.print(f"runbook crashed (a bug, not your input); the traceback is in {log}", markup=False)
-        code = EXIT_BUG
-    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,51 @@
+"""The `runbook` command: parse, call, map errors to exit codes. Nothing else lives here.
+
+One module per group of commands; each registers itself on the shared Typer app.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import typer
+
+from runbook_engine.cli import core as _core  # noqa: F401  (registers its commands)
+from runbook_engine.cli.app import app, console
+from runbook_engine.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, UserError
+
+__all__ = ["app", "main"]
+
+
+def _crash_log() -> Path:
+    return Path(tempfile.gettempdir()) / f"runbook-crash-{os.getpid()}.log"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors exit 2 with one line each; bugs exit 3 with a log file."""
+    command = typer.main.get_command(app)
+    err = console(stderr=True)
+    try:
+        code = command.main(args=argv, prog_name="runbook", standalone_mode=False)
+    except UserError as exc:
+        sys.stderr.write(f"{exc}\n")  # plain, unwrapped: one problem per line
+        code = exc.exit_code
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.TyperException as exc:  # Typer's own usage errors (unknown option, missing argument)
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show(file=sys.stderr)
+        code = EXIT_USAGE
+    except (KeyboardInterrupt, typer.Abort):
+        err.print("interrupted")
+        code = EXIT_INTERRUPTED
+    except Exception:
+        log = _crash_log()
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        err.print(f"runbook crashed (a bug, not your input); the traceback is in {log}", markup=False)
+        code = EXIT_BUG
+    sys.exit(code if isinstance(code, int) else 0)

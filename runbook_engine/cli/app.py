@@ -1,0 +1,58 @@
+"""The Typer application, shared console settings, and the options every command takes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from runbook_engine import __version__
+
+app = typer.Typer(
+    name="runbook",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Declarative YAML runbooks: timed phases, go/no-go gates, contingency drills.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir", "-d", help="Runbook directory (default ./runbooks or $RUNBOOK_DIR).", show_default=False
+    ),
+]
+
+
+class State:
+    no_color = False
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(
+        stderr=stderr,
+        no_color=State.no_color or bool(os.environ.get("NO_COLOR")),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"runbook {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours in output.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    State.no_color = no_color
