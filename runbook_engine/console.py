@@ -21,6 +21,7 @@ from rich.text import Text
 from runbook_engine.durations import format_duration
 from runbook_engine.events import (
     Event,
+    GateProgress,
     RunFinished,
     RunStarted,
     SectionFinished,
@@ -53,6 +54,7 @@ class ConsoleView:
         self.live_enabled = console.is_terminal and not quiet
         self.running: dict[str, tuple[StepResult, float]] = {}
         self.live: Live | None = None
+        self.gate: GateProgress | None = None
 
     # -- observer -------------------------------------------------------------
     def __call__(self, event: Event) -> None:
@@ -86,9 +88,25 @@ class ConsoleView:
                     ),
                     verbose=True,
                 )
+        elif isinstance(event, GateProgress):
+            self._gate(event)
         elif isinstance(event, RunFinished):
             self._stop_live()
             self.summary(event.journal)
+
+    def _gate(self, event: GateProgress) -> None:
+        self.gate = event
+        if self.live is not None and event.holding and event.remaining_s > 0:
+            return  # the live area shows the countdown
+        state = "holding" if event.holding else f"FLAP (window restarted; {event.flaps} so far)"
+        style = "dim" if event.holding else "yellow"
+        self._print(
+            Text(
+                f"   gate round {event.round}: {state}, {format_duration(event.remaining_s)} "
+                f"of {format_duration(event.stable_for_s)} left",
+                style=style,
+            )
+        )
 
     # -- live area ------------------------------------------------------------
     def _start(self, journal: RunJournal) -> None:
@@ -105,6 +123,16 @@ class ConsoleView:
         for step, started in list(self.running.values()):
             elapsed = format_duration(time.monotonic() - started)
             rows.append(Text.assemble(("  ...   ", "cyan"), (_fit(step.name), ""), (f" {elapsed}", "dim")))
+        if self.gate is not None and not self.running:
+            g = self.gate
+            rows.append(
+                Text.assemble(
+                    ("  gate  ", "cyan"),
+                    f"stable for {format_duration(g.stable_for_s)}: ",
+                    (f"{format_duration(g.remaining_s)} left", "bold"),
+                    (f"  (round {g.round}, {g.flaps} flaps)", "dim"),
+                )
+            )
         return Group(*rows)
 
     def _stop_live(self) -> None:
@@ -165,6 +193,7 @@ class ConsoleView:
             f"  {journal.runbook}: {totals} in {format_duration(journal.duration_s)}",
         )
         lines: list[RenderableType] = [body]
+        lines += _extra_lines(journal)
         lines += [Text(f"  - {r}", style="red") for r in journal.reasons]
         lines += [Text(f"  ! {w}", style="yellow") for w in journal.warnings]
         for rec in journal.recommended:
@@ -180,6 +209,42 @@ class ConsoleView:
         else:
             for item in lines:
                 self.console.print(item)
+
+
+def _extra_lines(journal: RunJournal) -> list[RenderableType]:
+    """Timing against the event, the stability window, the score and the decision."""
+    out: list[RenderableType] = []
+    timing = journal.extra.get("timing")
+    if timing:
+        planned = f", planned {timing['planned']}: {timing['lateness']}" if "planned" in timing else ""
+        out.append(Text(f"  ran at {timing['actual']}{planned}", style="dim"))
+    gate = journal.extra.get("gate")
+    if gate:
+        held = "held" if gate["held"] else "did NOT hold"
+        out.append(
+            Text(
+                f"  stable for {format_duration(gate['stable_for_s'])}: {held} "
+                f"({gate['rounds']} rounds, {len(gate['flaps'])} flaps)",
+                style="green" if gate["held"] else "red",
+            )
+        )
+    score = journal.extra.get("score")
+    if score:
+        bar = f" (pass {score['pass_score']:g})" if score.get("pass_score") is not None else ""
+        parts = ", ".join(f"{s['name']} {s['earned']:g}/{s['possible']:g}" for s in score["sections"])
+        out.append(
+            Text(
+                f"  readiness score {score['score']:g}/100{bar}: {parts}",
+                style="green" if score["passed"] else "red",
+            )
+        )
+    decision = journal.extra.get("decision")
+    if decision:
+        who = decision["confirmed_by"] or "nobody (pass --operator to record who decides)"
+        out.append(
+            Text(f"  decision {decision['verdict']} confirmed by {who} ({decision['how']})", style="dim")
+        )
+    return out
 
 
 def _fit(text: str) -> str:
@@ -216,6 +281,21 @@ class TerminalInteraction:
             )
             mapping: dict[str, Any] = {"d": "done", "n": "not-done", "s": "skip"}
             return ManualAnswer(mapping[choice], self.operator)
+        except EOFError:
+            return None
+        finally:
+            self.view.resume()
+
+    def confirm_decision(self, verdict: str, summary: str) -> str | None:
+        self.view.pause()
+        try:
+            self.console.print(Text.assemble(("  DECISION  ", "bold cyan"), summary))
+            name = Prompt.ask(
+                "          your name to confirm (empty to leave unconfirmed)",
+                console=self.console,
+                default=self.operator,
+            )
+            return name.strip() or None
         except EOFError:
             return None
         finally:

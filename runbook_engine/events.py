@@ -47,7 +47,28 @@ class RunFinished:
     journal: RunJournal
 
 
-Event = RunStarted | SectionStarted | StepStarted | StepAttempt | StepFinished | SectionFinished | RunFinished
+@dataclass(frozen=True)
+class GateProgress:
+    """A gate's stability round ended: time left in the window, and the flaps so far."""
+
+    runbook: str
+    remaining_s: float
+    stable_for_s: float
+    round: int
+    flaps: int
+    holding: bool
+
+
+Event = (
+    GateProgress
+    | RunStarted
+    | SectionStarted
+    | StepStarted
+    | StepAttempt
+    | StepFinished
+    | SectionFinished
+    | RunFinished
+)
 
 
 class Observer(Protocol):

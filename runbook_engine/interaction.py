@@ -24,6 +24,9 @@ class Interaction(Protocol):
     def confirm_destructive(self, step: StepResult, args: dict[str, object]) -> bool | None:
         """True to go ahead, False if declined, None when nobody can be asked."""
 
+    def confirm_decision(self, verdict: str, summary: str) -> str | None:
+        """The name of the person who confirms a go/no-go decision, or None."""
+
 
 class NoInteraction:
     """For runs without a terminal: nobody to ask."""
@@ -32,4 +35,7 @@ class NoInteraction:
         return None
 
     def confirm_destructive(self, step: StepResult, args: dict[str, object]) -> bool | None:
+        return None
+
+    def confirm_decision(self, verdict: str, summary: str) -> str | None:
         return None

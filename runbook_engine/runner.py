@@ -31,12 +31,16 @@ from runbook_engine.events import (
     StepStarted,
 )
 from runbook_engine.expr import ExpressionError, is_template, render
+from runbook_engine.gate import hold, once_result
 from runbook_engine.interaction import Interaction, NoInteraction
-from runbook_engine.journal import Recommendation, RunJournal, SectionResult, StepResult
+from runbook_engine.journal import RunJournal, SectionResult, StepResult
 from runbook_engine.loader import Library
 from runbook_engine.plugin import StepError
+from runbook_engine.recommend import rank_contingencies
+from runbook_engine.score import compute_score
 from runbook_engine.spec import Contingency, Runbook, Section, Step
 from runbook_engine.stepexec import StepExecutor
+from runbook_engine.timeline import run_timing
 from runbook_engine.verdict import decide
 
 
@@ -49,6 +53,8 @@ class RunOptions:
     confirm_manual: bool = False
     event: datetime | None = None
     operator: str | None = None
+    stable_for: float | None = None
+    operator_source: str = "flag"  # how `operator` was given: "flag" or "environment"
 
 
 def new_run_id() -> str:
@@ -129,6 +135,8 @@ class Runner:
         journal.sections = [
             SectionResult(name=s.name, parallel=s.parallel, budget_s=s.budget) for s in doc.sections
         ]
+        if self.options.event is not None:
+            journal.extra["timing"] = run_timing(self.options.event, doc.offset, journal.started_at)
         started = time.monotonic()
         self.emit(RunStarted(journal))
         try:
@@ -138,21 +146,77 @@ class Runner:
         except KeyboardInterrupt:
             self.cancel.set()
             journal.status = "interrupted"
+        decide(journal)
+        more_reasons = self.judge_gate(doc, journal, data)
         journal.finished_at = now_utc()
         journal.duration_s = time.monotonic() - started
-        decide(journal)
+        decide(journal, more_reasons)
         if journal.verdict == "NO-GO":
-            journal.recommended = self.recommend(doc.on_no_go)
+            journal.recommended = rank_contingencies(self.lib, doc.on_no_go, journal, data)
+        if doc.gate is not None and not self.options.dry_run and journal.status == "finished":
+            self.record_decision(journal)
         self.emit(RunFinished(journal))
         return journal
 
-    def recommend(self, names: list[str]) -> list[Recommendation]:
-        out = []
-        for name in names:
-            c = self.lib.contingencies[name].doc
-            first = next((s.title for s in c.recover), None)
-            out.append(Recommendation(name=c.name, title=c.title or c.name, rto_s=c.rto, first_step=first))
-        return out
+    def judge_gate(self, doc: Runbook, journal: RunJournal, data: TemplateData) -> list[str]:
+        """Stability window and readiness score, for runbooks that are a decision."""
+        reasons: list[str] = []
+        if self.options.dry_run or journal.status != "finished":
+            return reasons
+        gate = doc.gate
+        weighted = any(s.weight != 1.0 for s in doc.steps())
+        if gate is None and not weighted:
+            return reasons
+        if gate is not None:
+            stable_for = self.options.stable_for if self.options.stable_for is not None else gate.stable_for
+            if journal.verdict == "GO" and stable_for > 0:
+                why = hold(self, doc, gate, journal, data, stable_for)
+                if why:
+                    reasons.append(why)
+        score = compute_score(journal, gate.pass_score if gate else None)
+        journal.extra["score"] = score
+        if not score["passed"]:
+            reasons.append(
+                f"readiness score {score['score']:g} is below the pass score {score['pass_score']:g}"
+            )
+        return reasons
+
+    def record_decision(self, journal: RunJournal) -> None:
+        """Who confirmed the verdict, when, how, and on which evidence."""
+        summary = f"{journal.runbook}: {journal.verdict}"
+        with self._ask_lock:
+            name = self.interaction.confirm_decision(journal.verdict or "", summary)
+        how = (
+            "terminal"
+            if name
+            else ("unconfirmed" if not self.options.operator else self.options.operator_source)
+        )
+        score = journal.extra.get("score", {})
+        journal.extra["decision"] = {
+            "verdict": journal.verdict,
+            "confirmed_by": name or self.options.operator,
+            "confirmed_at": now_utc().isoformat(),
+            "how": how,
+            "evidence": {
+                "run_id": journal.run_id,
+                "score": score.get("score"),
+                "reasons": list(journal.reasons),
+                "flaps": len(journal.extra.get("gate", {}).get("flaps", [])),
+                "steps": journal.counts(),
+            },
+        }
+
+    def check_once(self, step: Step, data: TemplateData) -> StepResult:
+        """One attempt of a check, outside the journal's sections (gate re-checks)."""
+        sr = once_result(step)
+        plugin = self.lib.registry.get(step.plugin or "")
+        assert plugin is not None, "the loader rejects unknown plugins"
+        executor = StepExecutor(data, self.lib.project_dir, self.run_dir, self.cancel, on_retry=_ignore)
+        sr.started_at = now_utc()
+        started = time.monotonic()
+        executor.run(step.model_copy(update={"retry": None, "wait": None}), plugin, sr)
+        sr.duration_s = time.monotonic() - started
+        return sr
 
     def refuse_unconfirmable_destructive(self, steps: list[Step], data: TemplateData) -> None:
         """Without --yes and without a person to ask, a destructive runbook does not start."""
@@ -331,3 +395,7 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def _ignore(_attempt: int, _message: str) -> None:
+    """Gate re-checks are single attempts: nothing to report between them."""

@@ -136,6 +136,11 @@ class Section(_Strict):
 class Gate(_Strict):
     stable_for: Duration = Field(default=0.0, ge=0)
     interval: Duration = Field(default=30.0, gt=0)
+    max_wait: Duration | None = Field(
+        default=None,
+        gt=0,
+        description="Give up (NO-GO) when the window cannot hold by then; default twice stable_for.",
+    )
     pass_score: float | None = Field(default=None, ge=0, le=100)
 
 

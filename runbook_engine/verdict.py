@@ -6,8 +6,10 @@ from runbook_engine.durations import format_duration
 from runbook_engine.journal import RunJournal
 
 
-def decide(journal: RunJournal) -> None:
-    """Fill verdict, reasons and warnings. Critical problems make NO-GO; warnings never do."""
+def decide(journal: RunJournal, more_reasons: list[str] | None = None) -> None:
+    """Fill verdict, reasons and warnings. Critical problems make NO-GO; warnings never do.
+
+    `more_reasons` come from gates (a flap, a score under the bar)."""
     reasons: list[str] = []
     warnings: list[str] = []
     for step in journal.steps():
@@ -37,9 +39,9 @@ def decide(journal: RunJournal) -> None:
         )
     if journal.status == "interrupted":
         reasons.insert(0, "the run was interrupted")
-    journal.reasons = reasons
+    journal.reasons = reasons + list(more_reasons or [])
     journal.warnings = warnings
     if journal.dry_run:
         journal.verdict = "DRY-RUN"
     else:
-        journal.verdict = "NO-GO" if reasons else "GO"
+        journal.verdict = "NO-GO" if journal.reasons else "GO"

@@ -97,7 +97,16 @@ def run(
         typer.Option("--operator", help="Who runs this (default: $RUNBOOK_OPERATOR or the login name)."),
     ] = None,
     event: Annotated[
-        str | None, typer.Option("--event", help="Event time, e.g. '2026-12-01 10:00+01:00'.")
+        str | None,
+        typer.Option(
+            "--event",
+            envvar="RUNBOOK_EVENT",
+            help="Event time, e.g. '2026-12-01 10:00+01:00' (or $RUNBOOK_EVENT).",
+        ),
+    ] = None,
+    stable_for: Annotated[
+        str | None,
+        typer.Option("--stable-for", help="Shorten (or lengthen) a gate's stability window, e.g. 30s."),
     ] = None,
     report: Annotated[
         list[Path] | None,
@@ -108,6 +117,7 @@ def run(
 ) -> None:
     """Run a runbook and decide GO / NO-GO (exit 0 GO, 1 NO-GO)."""
     from runbook_engine.console import ConsoleView, TerminalInteraction
+    from runbook_engine.interaction import Interaction
     from runbook_engine.report import check_report_paths, write_report
     from runbook_engine.runner import Runner, RunOptions
 
@@ -125,14 +135,12 @@ def run(
         confirm_manual=confirm_manual,
         event=_parse_event(event),
         operator=who,
+        operator_source="flag" if operator else "environment",
+        stable_for=_parse_duration_option("--stable-for", stable_for),
     )
     interactive = sys.stdin.isatty() and out.is_terminal
-    runner = Runner(
-        lib,
-        opts,
-        observers=[view],
-        interaction=TerminalInteraction(out, view, who or _login()) if interactive else None,
-    )
+    interaction: Interaction | None = TerminalInteraction(out, view, who or _login()) if interactive else None
+    runner = Runner(lib, opts, observers=[view], interaction=interaction)
     journal = runner.run(name)
     for path in reports:
         write_report(journal, path)
@@ -141,6 +149,17 @@ def run(
     if journal.status == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(1 if journal.verdict == "NO-GO" else 0)
+
+
+def _parse_duration_option(flag: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    from runbook_engine.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UserError(f"{flag}: {exc}") from None
 
 
 def _login() -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from runbook_engine.errors import UserError
-from runbook_engine.journal import RunJournal
+from runbook_engine.journal import JOURNAL_VERSION, RunJournal
 
 
 def _json(journal: RunJournal) -> str:
@@ -21,9 +24,23 @@ def _markdown(journal: RunJournal) -> str:
     return render_markdown(journal)
 
 
+def _html(journal: RunJournal) -> str:
+    from runbook_engine.report.html import render_html
+
+    return render_html(journal)
+
+
+def _junit(journal: RunJournal) -> str:
+    from runbook_engine.report.junit import render_junit
+
+    return render_junit(journal)
+
+
 RENDERERS: dict[str, Callable[[RunJournal], str]] = {
     ".json": _json,
     ".md": _markdown,
+    ".html": _html,
+    ".xml": _junit,
 }
 
 
@@ -53,3 +70,29 @@ def write_atomic(path: Path, text: str) -> None:
 def write_report(journal: RunJournal, path: Path) -> None:
     check_report_paths([path])
     write_atomic(path, RENDERERS[path.suffix.lower()](journal))
+
+
+def load_journal(path: Path) -> RunJournal:
+    """A saved journal, or a one-line UserError naming the file and the first problem."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such journal file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not a run journal: invalid JSON: {exc}") from None
+    version = raw.get("version") if isinstance(raw, dict) else None
+    if isinstance(version, int) and version > JOURNAL_VERSION:
+        raise UserError(
+            f"{path}: journal version {version} is newer than this runbook understands "
+            f"({JOURNAL_VERSION}); upgrade runbook-engine"
+        )
+    try:
+        return RunJournal.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        raise UserError(f"{path}: not a valid run journal: {where}: {first['msg']}{more}") from None

@@ -20,6 +20,8 @@ class Route:
     # Answer `fail_status` for the first `fail_first` requests (a flaky or slow-to-start service).
     fail_first: int = 0
     fail_status: int = 503
+    # Answer `fail_status` on exactly these request numbers (1-based): a flap.
+    fail_on: frozenset[int] = frozenset()
 
 
 class Server:
@@ -65,7 +67,7 @@ class Server:
                     return
                 if route.delay_s:
                     time.sleep(route.delay_s)
-                if n <= route.fail_first:
+                if n <= route.fail_first or n in route.fail_on:
                     self._send(route.fail_status, {"status": "starting"})
                 else:
                     self._send(route.status, route.body)

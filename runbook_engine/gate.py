@@ -1,0 +1,88 @@
+"""Go/no-go gates that hold over time: after a first full pass, the critical checks are
+re-run every `interval` and must hold for `stable_for` without a break.
+
+A flap (any critical check not passing) restarts the window and is recorded with what it
+saw. The gate gives up, NO-GO, once a full window can no longer fit before `max_wait`.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from runbook_engine.events import GateProgress
+from runbook_engine.journal import RunJournal, StepResult
+from runbook_engine.spec import Gate, Runbook, Step
+
+if TYPE_CHECKING:
+    from runbook_engine.context import TemplateData
+    from runbook_engine.runner import Runner
+
+
+def critical_checks(doc: Runbook) -> list[Step]:
+    return [s for s in doc.steps() if s.kind == "check" and s.severity == "critical"]
+
+
+def hold(
+    runner: Runner, doc: Runbook, gate: Gate, journal: RunJournal, data: TemplateData, stable_for: float
+) -> str | None:
+    """Run the stability window; fills journal.extra["gate"]; returns why it failed, if it did."""
+    checks = critical_checks(doc)
+    max_wait = gate.max_wait if gate.max_wait is not None else 2 * stable_for
+    started = time.monotonic()
+    window_start = started
+    flaps: list[dict[str, Any]] = []
+    rounds = 0
+    held = False
+    while not runner.cancel.is_set():
+        rounds += 1
+        failing = [
+            (step, r)
+            for step, r in ((s, runner.check_once(s, data)) for s in checks)
+            if r.outcome != "passed"
+        ]
+        now = time.monotonic()
+        for step, result in failing:
+            flaps.append(
+                {
+                    "step": step.step_id,
+                    "name": step.title,
+                    "round": rounds,
+                    "at": datetime.now(UTC).isoformat(),
+                    "after_s": round(now - started, 3),
+                    "outcome": result.outcome,
+                    "message": result.message,
+                }
+            )
+        if failing:
+            window_start = now
+        remaining = stable_for - (now - window_start)
+        runner.emit(GateProgress(doc.name, max(remaining, 0.0), stable_for, rounds, len(flaps), not failing))
+        if remaining <= 0:
+            held = True
+            break
+        if now + remaining > started + max_wait:
+            break
+        runner.cancel.wait(min(gate.interval, remaining))
+    journal.extra["gate"] = {
+        "stable_for_s": stable_for,
+        "interval_s": gate.interval,
+        "max_wait_s": max_wait,
+        "held": held,
+        "rounds": rounds,
+        "checks": [s.step_id for s in checks],
+        "elapsed_s": round(time.monotonic() - started, 3),
+        "flaps": flaps,
+    }
+    if held or runner.cancel.is_set():
+        return None
+    names = "; ".join(f"{f['name']} in round {f['round']} ({f['message']})" for f in flaps[:5])
+    return f"not stable for {stable_for:g}s within {max_wait:g}s: {len(flaps)} flap(s): {names}"
+
+
+def once_result(step: Step) -> StepResult:
+    """A throw-away result for one re-check (not part of the journal's sections)."""
+    return StepResult(
+        id=step.step_id, name=step.title, kind=step.kind, plugin=step.plugin, severity=step.severity
+    )

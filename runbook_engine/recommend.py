@@ -1,0 +1,89 @@
+"""Which contingencies to recommend on NO-GO, best match first.
+
+A contingency matches a failure when one of its `detect` checks looks at the same thing
+as a failed critical step: the same step id, or the same plugin aimed at the same target
+(URL without its query, host and port, path, table, query...). Ranked by the number of
+matched failures, then by the order of `on_no_go`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from runbook_engine.context import TemplateData, build_template_data
+from runbook_engine.errors import UserError
+from runbook_engine.expr import ExpressionError, render
+from runbook_engine.journal import Recommendation, RunJournal
+from runbook_engine.loader import Library
+from runbook_engine.spec import Step
+
+TARGET_KEYS = (
+    "url",
+    "host",
+    "port",
+    "path",
+    "glob",
+    "table",
+    "query",
+    "sql",
+    "name",
+    "labels",
+    "file",
+    "playbook",
+    "database",
+    "command",
+    "argv",
+)
+
+
+def target(plugin: str | None, args: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What a step looks at, comparable across runbooks and contingencies."""
+    if not plugin:
+        return None
+    parts: list[Any] = [plugin]
+    for key in TARGET_KEYS:
+        if key in args:
+            value = args[key]
+            if key == "url" and isinstance(value, str):
+                u = urlsplit(value)
+                value = f"{u.scheme}://{u.netloc}{u.path.rstrip('/')}"
+            parts.append((key, repr(value)))
+    return tuple(parts) if len(parts) > 1 else None
+
+
+def _detect_targets(step: Step, data: TemplateData | None) -> tuple[Any, ...] | None:
+    args: Any = step.with_
+    if data is not None:
+        try:
+            args = render(step.with_, data.for_templates())
+        except ExpressionError:
+            args = step.with_
+    return target(step.plugin, args if isinstance(args, dict) else {})
+
+
+def rank_contingencies(
+    lib: Library, names: list[str], journal: RunJournal, data: TemplateData
+) -> list[Recommendation]:
+    failed = [s for s in journal.steps() if s.is_bad and s.severity == "critical" and s.kind != "manual"]
+    failed_targets = {s.id: target(s.plugin, s.args) for s in failed}
+    scored: list[tuple[int, int, Recommendation]] = []
+    for order, name in enumerate(names):
+        c = lib.contingencies[name].doc
+        try:
+            cdata: TemplateData | None = build_template_data(lib, c, data.environment, {}, data.event)
+        except UserError:
+            cdata = None  # e.g. a secret only the contingency needs: compare unrendered
+        detect_ids = {d.step_id for d in c.detect}
+        detect_targets = {t for t in (_detect_targets(d, cdata) for d in c.detect) if t}
+        matched = [
+            sid
+            for sid, t in failed_targets.items()
+            if sid in detect_ids or (t is not None and t in detect_targets)
+        ]
+        first = next((s.title for s in c.recover), None)
+        rec = Recommendation(
+            name=c.name, title=c.title or c.name, rto_s=c.rto, first_step=first, matched=matched
+        )
+        scored.append((-len(matched), order, rec))
+    return [rec for _, _, rec in sorted(scored, key=lambda t: (t[0], t[1]))]

@@ -1,0 +1,84 @@
+"""The event timeline: when each phase should run relative to the event, and how late it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from runbook_engine.loader import Library
+
+
+def t_minus(seconds: float) -> str:
+    """-7080 -> 'T-1h58m'; 300 -> 'T+5m'; 0 -> 'T-0'."""
+    sign = "-" if seconds <= 0 else "+"
+    s = round(abs(seconds))
+    if s == 0:
+        return "T-0"
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    parts = (f"{h}h" if h else "") + (f"{m:02d}m" if h and m else f"{m}m" if m else "")
+    if not h and not m:
+        parts = f"{sec}s"
+    elif not h and sec and m < 10:
+        parts += f"{sec:02d}s"
+    return f"T{sign}{parts}"
+
+
+def lateness(seconds: float) -> str:
+    """How far from the plan, in words: '2 minutes late', 'on time', '30 seconds early'."""
+    s = round(abs(seconds))
+    if s < 30:
+        return "on time"
+    amount = f"{s // 60} minute{'s' if s // 60 != 1 else ''}" if s >= 90 else f"{s} seconds"
+    return f"{amount} {'late' if seconds > 0 else 'early'}"
+
+
+def run_timing(event: datetime, offset_s: float | None, started_at: datetime) -> dict[str, Any]:
+    actual = (started_at - event).total_seconds()
+    out: dict[str, Any] = {
+        "event": event.isoformat(),
+        "actual_offset_s": round(actual, 1),
+        "actual": t_minus(actual),
+    }
+    if offset_s is not None:
+        late = actual - offset_s
+        out.update(
+            {
+                "planned_offset_s": offset_s,
+                "planned": t_minus(offset_s),
+                "late_s": round(late, 1),
+                "lateness": lateness(late),
+            }
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    name: str
+    title: str
+    offset_s: float
+    start: datetime
+    budget_s: float | None
+    deadline: datetime | None
+    status: str  # "upcoming", "due now" (started, within its budget) or "overdue"
+
+
+def plan(lib: Library, event: datetime, now: datetime) -> list[PlanRow]:
+    """Every runbook with an offset, in time order, with its start, deadline and status now."""
+    rows = []
+    for name, loaded in lib.runbooks.items():
+        doc = loaded.doc
+        if doc.offset is None:
+            continue
+        start = event + timedelta(seconds=doc.offset)
+        deadline = start + timedelta(seconds=doc.budget) if doc.budget else None
+        if deadline is not None and now > deadline:
+            status = "overdue"
+        elif now >= start:
+            status = "due now"
+        else:
+            status = "upcoming"
+        rows.append(PlanRow(name, doc.title or name, doc.offset, start, doc.budget, deadline, status))
+    return sorted(rows, key=lambda r: (r.offset_s, r.name))
