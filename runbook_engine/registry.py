@@ -27,6 +27,9 @@ BUILTINS: dict[str, str] = {
     "tcp": "runbook_engine.plugins.tcp",
     "file": "runbook_engine.plugins.file",
     "sleep": "runbook_engine.plugins.sleep",
+    "duckdb.query": "runbook_engine.plugins.duckdb_query",
+    "iceberg.table": "runbook_engine.plugins.iceberg_table",
+    "iceberg.load": "runbook_engine.plugins.iceberg_load",
 }
 
 
