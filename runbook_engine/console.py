@@ -238,12 +238,35 @@ def _extra_lines(journal: RunJournal) -> list[RenderableType]:
                 style="green" if score["passed"] else "red",
             )
         )
+    drill = journal.extra.get("drill")
+    if drill:
+        out.extend(_drill_lines(drill))
     decision = journal.extra.get("decision")
     if decision:
         who = decision["confirmed_by"] or "nobody (pass --operator to record who decides)"
         out.append(
             Text(f"  decision {decision['verdict']} confirmed by {who} ({decision['how']})", style="dim")
         )
+    return out
+
+
+def _drill_lines(drill: dict[str, Any]) -> list[RenderableType]:
+    out: list[RenderableType] = []
+    ttd = format_duration(drill.get("time_to_detect_s")) if "time_to_detect_s" in drill else "-"
+    ttr = format_duration(drill.get("time_to_recover_s")) if "time_to_recover_s" in drill else "-"
+    within = drill.get("within_rto")
+    verdict = {True: "within RTO", False: "MISSED the RTO", None: "not recovered"}[within]
+    out.append(
+        Text(
+            f"  time to detect {ttd}, time to recover {ttr} (RTO {format_duration(drill['rto_s'])}): "
+            f"{verdict}",
+            style="green" if within else "red",
+        )
+    )
+    for i, step in enumerate(drill.get("fallback", []), 1):
+        if i == 1:
+            out.append(Text("  fallback:", style="bold yellow"))
+        out.append(Text(f"    {i}. {step}", style="yellow"))
     return out
 
 

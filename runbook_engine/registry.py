@@ -30,6 +30,9 @@ BUILTINS: dict[str, str] = {
     "duckdb.query": "runbook_engine.plugins.duckdb_query",
     "iceberg.table": "runbook_engine.plugins.iceberg_table",
     "iceberg.load": "runbook_engine.plugins.iceberg_load",
+    "prometheus.query": "runbook_engine.plugins.prometheus_query",
+    "metrics": "runbook_engine.plugins.metrics",
+    "ansible": "runbook_engine.plugins.ansible",
 }
 
 

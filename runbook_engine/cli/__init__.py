@@ -14,6 +14,8 @@ from pathlib import Path
 import typer
 
 from runbook_engine.cli import core as _core  # noqa: F401  (registers its commands)
+from runbook_engine.cli import drill as _drill  # noqa: F401
+from runbook_engine.cli import report as _report  # noqa: F401  (registers report, checklist)
 from runbook_engine.cli.app import app, console
 from runbook_engine.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, UserError
 

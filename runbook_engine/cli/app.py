@@ -33,12 +33,16 @@ class State:
 
 
 def console(stderr: bool = False) -> Console:
-    return Console(
+    con = Console(
         stderr=stderr,
         no_color=State.no_color or bool(os.environ.get("NO_COLOR")),
         highlight=False,
         soft_wrap=True,
     )
+    if not con.is_terminal:
+        # Logs and pipes: wide enough that tables never wrap mid-cell (stable text to grep).
+        con.width = 160
+    return con
 
 
 def _print_version(value: bool) -> None:

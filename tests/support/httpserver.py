@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ class Route:
     fail_status: int = 503
     # Answer `fail_status` on exactly these request numbers (1-based): a flap.
     fail_on: frozenset[int] = frozenset()
+    # Answer `fail_status` while this file exists (a failure another process can cause).
+    broken_while: str | None = None
 
 
 class Server:
@@ -67,7 +70,8 @@ class Server:
                     return
                 if route.delay_s:
                     time.sleep(route.delay_s)
-                if n <= route.fail_first or n in route.fail_on:
+                broken = route.broken_while is not None and os.path.exists(route.broken_while)
+                if n <= route.fail_first or n in route.fail_on or broken:
                     self._send(route.fail_status, {"status": "starting"})
                 else:
                     self._send(route.status, route.body)

@@ -1,0 +1,198 @@
+"""Contingency commands: drill (inject, detect, recover, verify), recover, and the event plan."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from runbook_engine.cli.app import DirOpt, app, console
+from runbook_engine.cli.core import _library, _login, _parse_duration_option, _parse_event, _parse_vars
+from runbook_engine.errors import EXIT_INTERRUPTED, UserError
+
+EnvOpt = Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")]
+VarOpt = Annotated[list[str] | None, typer.Option("--var", help="Override a var: KEY=VALUE (repeatable).")]
+ReportOpt = Annotated[
+    list[Path] | None, typer.Option("--report", "-r", help="Write a report; format by extension. Repeatable.")
+]
+PollOpt = Annotated[str, typer.Option("--poll", help="How often detect and verify checks are re-run.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only problems and the verdict.")]
+
+
+def _run_contingency(
+    names: list[str],
+    inject: bool,
+    env: str | None,
+    var: list[str] | None,
+    yes: bool,
+    report: list[Path] | None,
+    poll: str,
+    detect_timeout: str | None,
+    verify_timeout: str | None,
+    operator: str | None,
+    quiet: bool,
+    directory: Path | None,
+) -> list[Any]:
+    from runbook_engine.console import ConsoleView, TerminalInteraction
+    from runbook_engine.drill import Drill, DrillOptions
+    from runbook_engine.interaction import Interaction
+    from runbook_engine.report import check_report_paths, write_report
+    from runbook_engine.runner import Runner, RunOptions
+
+    reports = list(report or [])
+    check_report_paths(reports)
+    if len(names) > 1 and reports:
+        raise UserError("--report names one file; with --all, run drills one by one to get a report each")
+    lib = _library(directory)
+    out = console()
+    who = operator or os.environ.get("RUNBOOK_OPERATOR") or None
+    options = DrillOptions(
+        inject=inject,
+        poll=_parse_duration_option("--poll", poll) or 0.25,
+        detect_timeout=_parse_duration_option("--detect-timeout", detect_timeout)
+        or (60.0 if inject else 10.0),
+        verify_timeout=_parse_duration_option("--verify-timeout", verify_timeout),
+    )
+    journals = []
+    for name in names:
+        view = ConsoleView(out, quiet=quiet)
+        interactive = sys.stdin.isatty() and out.is_terminal
+        interaction: Interaction | None = (
+            TerminalInteraction(out, view, who or _login()) if interactive else None
+        )
+        opts = RunOptions(environment=env, vars=_parse_vars(var or []), yes=yes, operator=who)
+        runner = Runner(lib, opts, observers=[view], interaction=interaction)
+        journal = Drill(runner, options).run(name)
+        journals.append(journal)
+        for path in reports:
+            write_report(journal, path)
+            if not quiet:
+                out.print(f"report: {path}")
+        if journal.status == "interrupted":
+            raise typer.Exit(EXIT_INTERRUPTED)
+    return journals
+
+
+@app.command()
+def drill(
+    name: Annotated[str | None, typer.Argument(help="The contingency to drill.")] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Drill every contingency that has inject: steps.")
+    ] = False,
+    env: EnvOpt = None,
+    var: VarOpt = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Allow the injection (and destructive steps).")
+    ] = False,
+    report: ReportOpt = None,
+    poll: PollOpt = "250ms",
+    detect_timeout: Annotated[
+        str | None, typer.Option("--detect-timeout", help="Give up detecting after this (default 60s).")
+    ] = None,
+    verify_timeout: Annotated[
+        str | None,
+        typer.Option("--verify-timeout", help="Give up verifying after this (default 3x RTO, at least 30s)."),
+    ] = None,
+    operator: Annotated[str | None, typer.Option("--operator", help="Who runs the drill.")] = None,
+    quiet: QuietOpt = False,
+    directory: DirOpt = None,
+) -> None:
+    """Drill a contingency: cause the failure, detect it, recover, verify, and time it against the RTO."""
+    if all_ == (name is not None):
+        raise UserError("name one contingency, or pass --all")
+    names = (
+        [name] if name else sorted(n for n, c in _library(directory).contingencies.items() if c.doc.inject)
+    )
+    if not names:
+        raise UserError("no contingency has inject: steps to drill")
+    journals = _run_contingency(
+        names, True, env, var, yes, report, poll, detect_timeout, verify_timeout, operator, quiet, directory
+    )
+    if all_:
+        _print_table(journals)
+    raise typer.Exit(0 if all(j.verdict == "GO" for j in journals) else 1)
+
+
+@app.command()
+def recover(
+    name: Annotated[str, typer.Argument(help="The contingency to recover from.")],
+    env: EnvOpt = None,
+    var: VarOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Allow destructive recovery steps.")] = False,
+    report: ReportOpt = None,
+    poll: PollOpt = "250ms",
+    detect_timeout: Annotated[
+        str | None, typer.Option("--detect-timeout", help="How long to look for the scenario (default 10s).")
+    ] = None,
+    verify_timeout: Annotated[
+        str | None,
+        typer.Option("--verify-timeout", help="Give up verifying after this (default 3x RTO, at least 30s)."),
+    ] = None,
+    operator: Annotated[str | None, typer.Option("--operator", help="Who runs the recovery.")] = None,
+    quiet: QuietOpt = False,
+    directory: DirOpt = None,
+) -> None:
+    """Recover from a contingency on the live system: detect, recover, verify, timed against the RTO."""
+    journals = _run_contingency(
+        [name], False, env, var, yes, report, poll, detect_timeout, verify_timeout, operator, quiet, directory
+    )
+    raise typer.Exit(0 if journals[0].verdict == "GO" else 1)
+
+
+def _print_table(journals: list[Any]) -> None:
+    from rich.table import Table
+
+    from runbook_engine.drill import drill_row
+    from runbook_engine.durations import format_duration
+
+    table = Table(title="Recovery times (measured)", title_justify="left")
+    for col in ("scenario", "RTO", "time to detect", "time to recover", "within RTO"):
+        table.add_column(col, justify="left" if col == "scenario" else "right")
+    for j in journals:
+        row = drill_row(j)
+        within = {True: "yes", False: "NO", None: "not recovered"}[row["within_rto"]]
+        table.add_row(
+            row["scenario"],
+            format_duration(row["rto_s"]),
+            format_duration(row["time_to_detect_s"]),
+            format_duration(row["time_to_recover_s"]),
+            within,
+        )
+    console().print(table)
+
+
+@app.command()
+def plan(
+    event: Annotated[
+        str | None,
+        typer.Option("--event", envvar="RUNBOOK_EVENT", help="Event time, e.g. '2026-12-01 10:00+01:00'."),
+    ] = None,
+    in_: Annotated[str | None, typer.Option("--in", help="Event is this far from now, e.g. 2h.")] = None,
+    directory: DirOpt = None,
+) -> None:
+    """List every timed runbook in order with its start, budget and deadline, marking what is overdue."""
+    from runbook_engine.durations import format_duration
+    from runbook_engine.timeline import plan as make_plan
+    from runbook_engine.timeline import t_minus
+
+    now = datetime.now().astimezone()
+    if (event is None) == (in_ is None):
+        raise UserError("give the event time with --event '2026-12-01 10:00' or --in 2h")
+    when = _parse_event(event) if event else now + timedelta(seconds=_parse_duration_option("--in", in_) or 0)
+    assert when is not None
+    rows = make_plan(_library(directory), when, now)
+    out = console()
+    out.print(f"event at {when:%Y-%m-%d %H:%M %Z} ({t_minus((now - when).total_seconds())} now)")
+    for r in rows:
+        deadline = f"{r.deadline:%H:%M}" if r.deadline else "-"
+        budget = format_duration(r.budget_s) if r.budget_s else "-"
+        style = {"overdue": "red", "due now": "yellow"}.get(r.status, "")
+        out.print(
+            f"{t_minus(r.offset_s):>9}  {r.start:%Y-%m-%d %H:%M}  budget {budget:>6}  until {deadline}  "
+            f"{r.name:<22} {r.status}",
+            style=style,
+        )

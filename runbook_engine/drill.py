@@ -1,0 +1,224 @@
+"""Contingency drills: cause the failure, see it, recover, prove it, and time all of it.
+
+    inject -> poll detect until a check confirms the scenario (time to detect)
+           -> recover -> poll verify until every check passes (time to recover)
+           -> compare time to recover with the RTO; print the fallback when it is missed.
+
+`detect` checks fail while the scenario holds, so a detect check that does NOT pass is
+the scenario seen: it is recorded as a passed detection. Timings use the monotonic clock,
+measured from the end of injection and from the moment the scenario was seen.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from runbook_engine.context import TemplateData
+from runbook_engine.errors import UserError
+from runbook_engine.events import (
+    RunFinished,
+    RunStarted,
+    SectionFinished,
+    SectionStarted,
+    StepFinished,
+    StepStarted,
+)
+from runbook_engine.expr import suggest
+from runbook_engine.journal import RunJournal, SectionResult, StepResult
+from runbook_engine.runner import Runner, now_utc
+from runbook_engine.spec import Contingency, Step
+
+
+@dataclass
+class DrillOptions:
+    inject: bool = True
+    poll: float = 0.25
+    detect_timeout: float = 60.0
+    verify_timeout: float | None = None  # default: three times the RTO, at least 30 s
+
+
+class Drill:
+    def __init__(self, runner: Runner, options: DrillOptions) -> None:
+        self.runner = runner
+        self.options = options
+
+    def contingency(self, name: str) -> Contingency:
+        loaded = self.runner.lib.contingencies.get(name)
+        if loaded is None:
+            raise UserError(
+                f"no contingency named {name!r}"
+                f"{suggest(name, list(self.runner.lib.contingencies))}; `runbook list` shows them"
+            )
+        c = loaded.doc
+        if self.options.inject and not c.inject:
+            raise UserError(
+                f"contingency {name!r} has no inject: steps, so it cannot be drilled safely; "
+                f"use `runbook recover {name}` against the live system"
+            )
+        return c
+
+    def run(self, name: str) -> RunJournal:
+        c = self.contingency(name)
+        loaded = self.runner.lib.contingencies[name]
+        r = self.runner
+        data = r.prepare(c)
+        if (
+            self.options.inject
+            and not (r.options.yes or r.options.dry_run)
+            and not getattr(r.interaction, "interactive", False)
+        ):
+            raise UserError(
+                f"a drill breaks the environment on purpose ({len(c.inject)} inject steps); "
+                "pass --yes to allow it (or run in a terminal to be asked)"
+            )
+        r.refuse_unconfirmable_destructive(c.recover, data)
+        journal = r.new_journal(c, loaded.path, loaded.sha256, data, kind="drill")
+        phases = (["Inject"] if self.options.inject else []) + ["Detect", "Recover", "Verify"]
+        journal.sections = [SectionResult(name=p) for p in phases]
+        sec = {s.name: s for s in journal.sections}
+        started = time.monotonic()
+        r.emit(RunStarted(journal))
+        facts: dict[str, Any] = {
+            "contingency": c.name,
+            "mode": "drill" if self.options.inject else "recover",
+            "rto_s": c.rto,
+            "detected": False,
+            "recovered": False,
+        }
+        reasons: list[str] = []
+        try:
+            self._phases(c, data, sec, facts, reasons)
+            journal.status = "finished"
+        except KeyboardInterrupt:
+            r.cancel.set()
+            journal.status = "interrupted"
+            reasons.insert(0, "the drill was interrupted")
+        journal.finished_at = now_utc()
+        journal.duration_s = time.monotonic() - started
+        if reasons and c.fallback:
+            facts["fallback"] = [s.title for s in c.fallback]
+        journal.extra["drill"] = facts
+        journal.reasons = reasons
+        journal.verdict = "NO-GO" if reasons else "GO"
+        r.emit(RunFinished(journal))
+        return journal
+
+    def _phases(
+        self,
+        c: Contingency,
+        data: TemplateData,
+        sec: dict[str, SectionResult],
+        facts: dict[str, Any],
+        reasons: list[str],
+    ) -> None:
+        t_injected: float | None = None
+        if self.options.inject:
+            if not self._sequence(c.inject, sec["Inject"], data):
+                reasons.append("injection failed: the failure could not be caused")
+                return
+            t_injected = time.monotonic()
+            facts["injected_at"] = now_utc().isoformat()
+        seen, t_seen = self._poll(
+            c.detect, sec["Detect"], data, want_pass=False, timeout=self.options.detect_timeout
+        )
+        if not seen:
+            reasons.append(
+                f"the scenario was not detected within {self.options.detect_timeout:g}s "
+                "(every detect check still passes)"
+            )
+            return
+        facts["detected"] = True
+        facts["detected_at"] = now_utc().isoformat()
+        if t_injected is not None:
+            facts["time_to_detect_s"] = round(t_seen - t_injected, 3)
+        if not self._sequence(c.recover, sec["Recover"], data):
+            reasons.append("a recovery step did not pass")
+        verify_timeout = self.options.verify_timeout or max(3 * c.rto, 30.0)
+        ok, t_ok = self._poll(
+            c.verify or c.detect, sec["Verify"], data, want_pass=True, timeout=verify_timeout
+        )
+        if not ok:
+            reasons.append(f"recovery was not verified within {verify_timeout:g}s")
+            return
+        facts["recovered"] = True
+        facts["recovered_at"] = now_utc().isoformat()
+        ttr = round(t_ok - t_seen, 3)
+        facts["time_to_recover_s"] = ttr
+        if t_injected is not None:
+            facts["time_from_injection_s"] = round(t_ok - t_injected, 3)
+        facts["within_rto"] = ttr <= c.rto
+        if ttr > c.rto:
+            reasons.append(f"time to recover {ttr:g}s missed the RTO of {c.rto:g}s")
+
+    def _sequence(self, steps: list[Step], section: SectionResult, data: TemplateData) -> bool:
+        """Run steps in order (as a runbook section does); True when all passed."""
+        r = self.runner
+        section.started_at = now_utc()
+        began = time.monotonic()
+        r.emit(SectionStarted(section))
+        section.steps = [r.new_result(s, section.name) for s in steps]
+        for step, sr in zip(steps, section.steps, strict=True):
+            if r.cancel.is_set():
+                break
+            r.run_step(step, sr, data)
+        section.duration_s = time.monotonic() - began
+        r.emit(SectionFinished(section))
+        return all(s.outcome in ("passed", "skipped") for s in section.steps)
+
+    def _poll(
+        self, checks: list[Step], section: SectionResult, data: TemplateData, want_pass: bool, timeout: float
+    ) -> tuple[bool, float]:
+        """Re-run checks until all pass (verify) or any fails (detect); returns (done, when)."""
+        r = self.runner
+        section.started_at = now_utc()
+        began = time.monotonic()
+        r.emit(SectionStarted(section))
+        section.steps = [r.new_result(s, section.name) for s in checks]
+        for sr in section.steps:
+            sr.started_at = section.started_at
+            r.emit(StepStarted(sr))
+        rounds = 0
+        done, when = False, began
+        latest: list[StepResult] = []
+        while not r.cancel.is_set():
+            rounds += 1
+            latest = [r.check_once(s, data) for s in checks]
+            when = time.monotonic()
+            passing = [x.outcome == "passed" for x in latest]
+            done = all(passing) if want_pass else not all(passing)
+            if done or when - began >= timeout:
+                break
+            r.cancel.wait(min(self.options.poll, max(0.0, timeout - (when - began))))
+        for sr, seen in zip(section.steps, latest, strict=False):
+            self._settle(sr, seen, want_pass, rounds, when - began)
+            r.emit(StepFinished(sr))
+        section.duration_s = time.monotonic() - began
+        r.emit(SectionFinished(section))
+        return done, when
+
+    @staticmethod
+    def _settle(sr: StepResult, seen: StepResult, want_pass: bool, rounds: int, elapsed: float) -> None:
+        sr.attempts, sr.duration_s = rounds, elapsed
+        sr.outputs, sr.expectations, sr.args = seen.outputs, seen.expectations, seen.args
+        if want_pass:
+            sr.outcome, sr.message = seen.outcome, seen.message
+        elif seen.outcome == "passed":
+            sr.outcome, sr.message = "failed", "not seen: this check still passes"
+        else:
+            sr.outcome, sr.message = "passed", f"scenario seen: {seen.message}"
+
+
+def drill_row(journal: RunJournal) -> dict[str, Any]:
+    """One row of the recovery-time table (as in the seeds' contingency table, measured)."""
+    d = journal.extra.get("drill", {})
+    return {
+        "scenario": journal.title or journal.runbook,
+        "name": journal.runbook,
+        "rto_s": d.get("rto_s"),
+        "time_to_detect_s": d.get("time_to_detect_s"),
+        "time_to_recover_s": d.get("time_to_recover_s"),
+        "within_rto": d.get("within_rto"),
+        "verdict": journal.verdict,
+    }
