@@ -33,6 +33,9 @@ BUILTINS: dict[str, str] = {
     "prometheus.query": "runbook_engine.plugins.prometheus_query",
     "metrics": "runbook_engine.plugins.metrics",
     "ansible": "runbook_engine.plugins.ansible",
+    "docker.container": "runbook_engine.plugins.docker_container",
+    "compose.services": "runbook_engine.plugins.compose_services",
+    "compose": "runbook_engine.plugins.compose",
 }
 
 

@@ -63,7 +63,9 @@ def percentile(sorted_values: list[float], pct: float) -> float:
 def run(spec: Spec, ctx: Context) -> Outputs:
     httpx = require("httpx", "http")
     timeout = ctx.remaining() or 30.0
-    kwargs: dict[str, Any] = {"headers": spec.headers, "params": spec.params}
+    kwargs: dict[str, Any] = {"headers": spec.headers}
+    # httpx's `params=` replaces the URL's own query string: merge into the URL instead.
+    url = httpx.URL(spec.url).copy_merge_params(spec.params) if spec.params else spec.url
     if spec.json_ is not None:
         kwargs["json"] = spec.json_
     elif spec.body is not None:
@@ -77,7 +79,7 @@ def run(spec: Spec, ctx: Context) -> Outputs:
                 raise StepError("cancelled")
             start = time.perf_counter()
             try:
-                response = client.request(spec.method, spec.url, **kwargs)
+                response = client.request(spec.method, url, **kwargs)
             except httpx.TimeoutException:
                 raise StepError(f"{spec.method} {spec.url}: no answer within {timeout:.1f}s") from None
             except httpx.HTTPError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -166,8 +167,6 @@ def test_drill_kills_and_restarts_a_real_process(project: Project, tmp_path: Pat
         assert row.split("│")[-2].strip() == "yes"
     finally:
         if pidfile.exists():
-            try:
+            with contextlib.suppress(ProcessLookupError):  # the drill may have left it stopped
                 os.kill(int(pidfile.read_text()), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         time.sleep(0.1)

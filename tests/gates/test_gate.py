@@ -58,8 +58,14 @@ def test_a_flap_in_the_window_fails_the_gate_and_is_named(project: Project, http
     assert (result.code, journal["verdict"], gate["held"]) == (1, "NO-GO", False)
     assert gate["flaps"], "the outage should have been seen"
     flap = gate["flaps"][0]
-    assert (flap["step"], flap["outcome"], flap["message"]) == ("api", "failed", "status == 200 -> status = 503")
-    assert journal["reasons"][0].startswith("not stable for 1s within 1s: 1 flap(s): API is healthy in round 2")
+    assert (flap["step"], flap["outcome"], flap["message"]) == (
+        "api",
+        "failed",
+        "status == 200 -> status = 503",
+    )
+    assert journal["reasons"][0].startswith(
+        "not stable for 1s within 1s: 1 flap(s): API is healthy in round 2"
+    )
 
 
 def test_stable_for_flag_shortens_the_window(project: Project, http_server: Server) -> None:
@@ -90,21 +96,27 @@ def test_score_weights_and_warnings_count_half() -> None:
     journal = RunJournal(run_id="r", runbook="x", started_at=datetime.now(UTC))
     journal.sections = [
         __import__("runbook_engine.journal", fromlist=["SectionResult"]).SectionResult(
-            name="A", steps=[_step("passed", 30), _step("failed", 10, "warning"), _step("skipped", 50)]),
+            name="A", steps=[_step("passed", 30), _step("failed", 10, "warning"), _step("skipped", 50)]
+        ),
         __import__("runbook_engine.journal", fromlist=["SectionResult"]).SectionResult(
-            name="B", steps=[_step("failed", 10), _step("passed", 50)]),
+            name="B", steps=[_step("failed", 10), _step("passed", 50)]
+        ),
     ]
     score: dict[str, Any] = compute_score(journal, 95)
     # earned 30 + 5 + 0 + 50 = 85 of 100
     assert (score["score"], score["passed"]) == (85.0, False)
-    assert score["sections"] == [{"name": "A", "earned": 35.0, "possible": 40.0},
-                                 {"name": "B", "earned": 50.0, "possible": 60.0}]
+    assert score["sections"] == [
+        {"name": "A", "earned": 35.0, "possible": 40.0},
+        {"name": "B", "earned": 50.0, "possible": 60.0},
+    ]
 
 
 def test_score_below_pass_score_is_no_go(project: Project, http_server: Server) -> None:
     """A weighted run under its pass_score is NO-GO even without a critical failure."""
     http_server.route("/health")
-    project.runbook("scored", f"""
+    project.runbook(
+        "scored",
+        f"""
         kind: runbook
         name: scored
         sections:
@@ -113,7 +125,8 @@ def test_score_below_pass_score_is_no_go(project: Project, http_server: Server) 
               - {{name: API, check: http, with: {{url: "{http_server.url}/health"}}, weight: 60}}
               - {{name: Dashboards, check: http, with: {{url: "{http_server.url}/missing"}}, weight: 40, severity: warning}}
         gate: {{pass_score: 95}}
-    """)
+    """,
+    )
     result, journal = project.run_json("scored")
     assert journal["extra"]["score"]["score"] == 80.0
     assert (result.code, journal["reasons"]) == (1, ["readiness score 80 is below the pass score 95"])
@@ -123,7 +136,9 @@ def test_contingencies_are_ranked_by_matching_detect_checks(project: Project, ht
     """On NO-GO the contingency whose detect check looks at the failed target comes first."""
     http_server.route("/health")
     http_server.route("/v1/trades/recent", body={"count": 0})
-    project.runbook("t30", f"""
+    project.runbook(
+        "t30",
+        f"""
         kind: runbook
         name: t-minus-30m
         vars: {{api: "{http_server.url}"}}
@@ -135,16 +150,22 @@ def test_contingencies_are_ranked_by_matching_detect_checks(project: Project, ht
                 with: {{url: "{{{{ vars.api }}}}/v1/trades/recent?seconds=60"}}
                 expect: json.count > 0
         on_no_go: [api-down, stream-stalled]
-    """)
-    project.write("runbooks/c1.yaml", f"""
+    """,
+    )
+    project.write(
+        "runbooks/c1.yaml",
+        f"""
         kind: contingency
         name: api-down
         title: API down
         rto: 30s
         detect: [{{name: API answers, check: http, with: {{url: "{http_server.url}/health"}}}}]
         recover: [{{name: Restart API, action: shell, with: {{command: "true"}}}}]
-    """)
-    project.write("runbooks/c2.yaml", f"""
+    """,
+    )
+    project.write(
+        "runbooks/c2.yaml",
+        f"""
         kind: contingency
         name: stream-stalled
         title: Stream not ingesting
@@ -155,14 +176,18 @@ def test_contingencies_are_ranked_by_matching_detect_checks(project: Project, ht
             with: {{url: "{http_server.url}/v1/trades/recent?seconds=30"}}
             expect: json.count > 0
         recover: [{{name: Restart the feed, action: shell, with: {{command: "true"}}}}]
-    """)
+    """,
+    )
     result, journal = project.run_json("t-minus-30m")
     recs = journal["recommended"]
     assert result.code == 1
     assert [r["name"] for r in recs] == ["stream-stalled", "api-down"]
     assert recs[0]["matched"] == ["stream-has-recent-trades"]
     assert (recs[0]["rto_s"], recs[0]["first_step"]) == (120.0, "Restart the feed")
-    assert "> contingency stream-stalled (Stream not ingesting), RTO 2m00s; first: Restart the feed" in result.out
+    assert (
+        "> contingency stream-stalled (Stream not ingesting), RTO 2m00s; first: Restart the feed"
+        in result.out
+    )
 
 
 def test_a_flap_restarts_the_window_which_can_still_hold(project: Project, http_server: Server) -> None:

@@ -55,3 +55,12 @@ def test_percentile_nearest_rank() -> None:
     """Nearest-rank percentiles: p50 of 1..100 is 50, p99 is 99."""
     values = [float(v) for v in range(1, 101)]
     assert (http.percentile(values, 50), http.percentile(values, 99)) == (50.0, 99.0)
+
+
+def test_query_string_in_the_url_is_kept(http_server: Server) -> None:
+    """A query string written in the URL reaches the server (and params add to it)."""
+    http_server.route("/q")
+    run_plugin(http, {"url": f"{http_server.url}/q?snapshot_id=42"})
+    assert http_server.paths_seen[-1] == "/q?snapshot_id=42"
+    run_plugin(http, {"url": f"{http_server.url}/q?a=1", "params": {"b": 2}})
+    assert http_server.paths_seen[-1] == "/q?a=1&b=2"

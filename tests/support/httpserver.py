@@ -32,6 +32,7 @@ class Server:
         self.routes: dict[str, Route] = {}
         self.hits: dict[str, int] = {}
         self.headers_seen: list[dict[str, str]] = []
+        self.paths_seen: list[str] = []
         self.lock = threading.Lock()
         handler = self._handler_class()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -64,6 +65,7 @@ class Server:
                     n = server.hits.get(path, 0) + 1
                     server.hits[path] = n
                     server.headers_seen.append({k.lower(): v for k, v in self.headers.items()})
+                    server.paths_seen.append(self.path)
                 route = server.routes.get(path)
                 if route is None:
                     self._send(404, {"error": "not found"})
