@@ -8,6 +8,7 @@ saw. The gate gives up, NO-GO, once a full window can no longer fit before `max_
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,16 +21,42 @@ if TYPE_CHECKING:
     from runbook_engine.runner import Runner
 
 
-def critical_checks(doc: Runbook) -> list[Step]:
-    return [s for s in doc.steps() if s.kind == "check" and s.severity == "critical"]
+def critical_checks(doc: Runbook, journal: RunJournal) -> list[Step]:
+    """The critical checks that ran and passed in the first pass (a skipped one stays skipped)."""
+    passed = {s.id for s in journal.steps() if s.outcome == "passed"}
+    return [s for s in doc.steps() if s.kind == "check" and s.severity == "critical" and s.step_id in passed]
+
+
+def _round(runner: Runner, checks: list[Step], data: TemplateData) -> list[tuple[Step, StepResult]]:
+    """Re-run every check once, concurrently (they are independent)."""
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(checks))), thread_name_prefix="gate") as pool:
+        results = list(pool.map(lambda s: runner.check_once(s, data), checks))
+    return list(zip(checks, results, strict=True))
+
+
+def _summarise(flaps: list[dict[str, Any]]) -> str:
+    """One entry per flapping check: how often, and what it saw the last time."""
+    by_step: dict[str, list[dict[str, Any]]] = {}
+    for f in flaps:
+        by_step.setdefault(f["name"], []).append(f)
+    parts = []
+    for name, seen in by_step.items():
+        last = seen[-1]
+        times = f"{len(seen)} times, " if len(seen) > 1 else ""
+        parts.append(f"{name} ({times}last in round {last['round']}: {last['message']})")
+    return "; ".join(parts)
 
 
 def hold(
     runner: Runner, doc: Runbook, gate: Gate, journal: RunJournal, data: TemplateData, stable_for: float
 ) -> str | None:
     """Run the stability window; fills journal.extra["gate"]; returns why it failed, if it did."""
-    checks = critical_checks(doc)
-    max_wait = gate.max_wait if gate.max_wait is not None else 2 * stable_for
+    checks = critical_checks(doc, journal)
+    # A window shortened on the command line brings its own limit; the runbook's max_wait
+    # belongs to the runbook's own window.
+    max_wait = (
+        gate.max_wait if gate.max_wait is not None and stable_for == gate.stable_for else 2 * stable_for
+    )
     started = time.monotonic()
     window_start = started
     flaps: list[dict[str, Any]] = []
@@ -37,11 +64,7 @@ def hold(
     held = False
     while not runner.cancel.is_set():
         rounds += 1
-        failing = [
-            (step, r)
-            for step, r in ((s, runner.check_once(s, data)) for s in checks)
-            if r.outcome != "passed"
-        ]
+        failing = [(step, r) for step, r in _round(runner, checks, data) if r.outcome != "passed"]
         now = time.monotonic()
         for step, result in failing:
             flaps.append(
@@ -77,8 +100,7 @@ def hold(
     }
     if held or runner.cancel.is_set():
         return None
-    names = "; ".join(f"{f['name']} in round {f['round']} ({f['message']})" for f in flaps[:5])
-    return f"not stable for {stable_for:g}s within {max_wait:g}s: {len(flaps)} flap(s): {names}"
+    return f"not stable for {stable_for:g}s within {max_wait:g}s: {len(flaps)} flap(s): {_summarise(flaps)}"
 
 
 def once_result(step: Step) -> StepResult:

@@ -64,7 +64,7 @@ def test_a_flap_in_the_window_fails_the_gate_and_is_named(project: Project, http
         "status == 200 -> status = 503",
     )
     assert journal["reasons"][0].startswith(
-        "not stable for 1s within 1s: 1 flap(s): API is healthy in round 2"
+        "not stable for 1s within 1s: 1 flap(s): API is healthy (last in round 2: status == 200 -> status = 503)"
     )
 
 
@@ -198,3 +198,21 @@ def test_a_flap_restarts_the_window_which_can_still_hold(project: Project, http_
     result, journal = project.run_json("go-no-go")
     gate = journal["extra"]["gate"]
     assert (result.code, gate["held"], [f["round"] for f in gate["flaps"]]) == (0, True, [2])
+
+
+def test_gate_rechecks_only_checks_that_ran(project: Project, http_server: Server) -> None:
+    """A critical check skipped by `when` in the first pass is not re-run in the window."""
+    http_server.route("/health")
+    project.runbook("gate", f"""
+        kind: runbook
+        name: g
+        vars: {{profile: local}}
+        sections:
+          - name: S
+            steps:
+              - {{name: API, id: api, check: http, with: {{url: "{http_server.url}/health"}}}}
+              - {{name: Docker only, id: docker, check: tcp, with: {{host: 127.0.0.1, port: 1}}, expect: connected, when: vars.profile == "docker"}}
+        gate: {{stable_for: 200ms, interval: 50ms}}
+    """)
+    result, journal = project.run_json("g")
+    assert (result.code, journal["extra"]["gate"]["checks"], journal["extra"]["gate"]["flaps"]) == (0, ["api"], [])
