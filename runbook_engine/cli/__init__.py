@@ -15,6 +15,7 @@ import typer
 
 from runbook_engine.cli import core as _core  # noqa: F401  (registers its commands)
 from runbook_engine.cli import drill as _drill  # noqa: F401
+from runbook_engine.cli import history as _history  # noqa: F401  (registers history)
 from runbook_engine.cli import report as _report  # noqa: F401  (registers report, checklist)
 from runbook_engine.cli.app import app, console
 from runbook_engine.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, UserError

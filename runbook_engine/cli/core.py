@@ -110,13 +110,24 @@ def run(
     ] = None,
     report: Annotated[
         list[Path] | None,
-        typer.Option("--report", "-r", help="Write a report; format by extension (.json, .md). Repeatable."),
+        typer.Option("--report", "-r", help="Write a report; format by extension (.json, .md, .html, .xml). Repeatable."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only problems and the verdict.")] = False,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            help="History folder (default .runbook/history beside the runbooks, or $RUNBOOK_HISTORY).",
+        ),
+    ] = None,
+    no_history: Annotated[
+        bool, typer.Option("--no-history", help="Do not record this run in the history.")
+    ] = False,
     directory: DirOpt = None,
 ) -> None:
     """Run a runbook and decide GO / NO-GO (exit 0 GO, 1 NO-GO)."""
     from runbook_engine.console import ConsoleView, TerminalInteraction
+    from runbook_engine.history.recorder import open_recorder
     from runbook_engine.interaction import Interaction
     from runbook_engine.report import check_report_paths, write_report
     from runbook_engine.runner import Runner, RunOptions
@@ -140,8 +151,11 @@ def run(
     )
     interactive = sys.stdin.isatty() and out.is_terminal
     interaction: Interaction | None = TerminalInteraction(out, view, who or _login()) if interactive else None
-    runner = Runner(lib, opts, observers=[view], interaction=interaction)
+    recorder = open_recorder(lib.project_dir, history, enabled=not no_history)
+    runner = Runner(lib, opts, observers=[view, *([recorder] if recorder else [])], interaction=interaction)
     journal = runner.run(name)
+    if recorder is not None:
+        recorder.record_comparison()  # journal.extra["comparison"], for the reports below
     for path in reports:
         write_report(journal, path)
         if not quiet:

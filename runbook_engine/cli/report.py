@@ -26,7 +26,7 @@ def report(
     from runbook_engine.report import RENDERERS, check_report_paths, load_journal, write_report
 
     outputs = list(output or [])
-    check_report_paths(outputs)
+    check_report_paths(outputs, flag="-o")
     loaded = load_journal(journal)
     if not outputs:
         sys.stdout.write(RENDERERS[".md"](loaded))
@@ -44,8 +44,11 @@ def checklist(
     ] = None,
     everything: Annotated[
         bool,
-        typer.Option("--all", help="One document for the event: every runbook with an offset, in order, "
-                     "then the contingency table."),
+        typer.Option(
+            "--all",
+            help="One document for the event: every runbook with an offset, in order, "
+            "then the contingency table.",
+        ),
     ] = False,
     output: OutOpt = None,
     directory: DirOpt = None,

@@ -44,12 +44,12 @@ RENDERERS: dict[str, Callable[[RunJournal], str]] = {
 }
 
 
-def check_report_paths(paths: list[Path]) -> None:
+def check_report_paths(paths: list[Path], flag: str = "--report") -> None:
     """Reject an unknown extension before anything runs (exit 2, nothing written)."""
     for p in paths:
         if p.suffix.lower() not in RENDERERS:
             raise UserError(
-                f"--report {p}: unknown report format {p.suffix or '(none)'!r}; "
+                f"{flag} {p}: unknown report format {p.suffix or '(none)'!r}; "
                 f"use one of {', '.join(sorted(RENDERERS))}"
             )
 
@@ -61,10 +61,18 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        # mkstemp makes the file private (0600); a report is an ordinary file to share.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0o022)  # the only way to read it is to set it; put it back at once
+    os.umask(current)
+    return current
 
 
 def write_report(journal: RunJournal, path: Path) -> None:

@@ -20,7 +20,17 @@ _MD_SPECIAL = re.compile(r"[\\`*<|]|(?<!\w)_|_(?!\w)")
 
 
 def _ts(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if value else "-"
+    """2026-12-01 10:00:00 UTC, or with the offset the user gave: 2026-12-01 10:00:00 +01:00."""
+    if value is None:
+        return "-"
+    offset = value.utcoffset()
+    if offset is None:
+        zone = ""
+    elif not offset:
+        zone = " UTC"
+    else:
+        zone = " " + value.isoformat()[-6:]
+    return value.strftime("%Y-%m-%d %H:%M:%S") + zone
 
 
 def md_text(value: Any) -> str:

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from runbook_engine.durations import format_duration
 from runbook_engine.journal import RunJournal, SectionResult, StepResult
 
-# The engine already redacts and trims (4000 characters, 50 items); a report shows less.
+# The engine already redacts and trims (4000 characters, 50 items); a report shows less,
+# and less still for a step that passed (its expectations already say what was seen).
 EVIDENCE_LINES = 8
+PASSED_LINES = 3
 LINE_CHARS = 200
 BLOCK_CHARS = 600
 VALUE_CHARS = 120
+SUMMARY_CHARS = 80
 TABLE_ROWS = 50
 
 # Outputs that are long text: shown as a short block of their last lines.
@@ -49,6 +52,14 @@ def short(value: Any, limit: int = VALUE_CHARS) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     text = " ".join(text.split()) if isinstance(value, str) else text
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _summary(value: Any) -> str:
+    """An output value in a few words: small data as JSON, big data as its size."""
+    text = short(value)
+    if isinstance(value, dict | list) and len(text) > SUMMARY_CHARS:
+        return f"{{…{len(value)} keys}}" if isinstance(value, dict) else f"[…{len(value)} items]"
+    return text
 
 
 def tail_block(text: str, lines: int = EVIDENCE_LINES, chars: int = BLOCK_CHARS) -> str:
@@ -166,6 +177,14 @@ class ReportView:
         return [f"the run is {j.status}"]
 
     @property
+    def scheduled(self) -> datetime | None:
+        """When this runbook was meant to start: the event time plus the runbook's offset."""
+        j = self.journal
+        if j.event is None or j.offset_s is None:
+            return None
+        return j.event + timedelta(seconds=j.offset_s)
+
+    @property
     def timeline(self) -> Timeline:
         return build_timeline(self.journal)
 
@@ -178,13 +197,14 @@ def _step_view(step: StepResult, number: int, run_start: datetime) -> StepView:
     offset = (step.started_at - run_start).total_seconds() if step.started_at else None
     outputs: list[tuple[str, str]] = []
     blocks: list[tuple[str, str]] = []
+    lines = PASSED_LINES if step.outcome == "passed" else EVIDENCE_LINES
     for key, value in step.outputs.items():
         if key in TEXT_OUTPUTS and isinstance(value, str):
             if value.strip():
-                blocks.append((key, tail_block(value)))
+                blocks.append((key, tail_block(value, lines)))
         else:
-            outputs.append((key, short(value)))
-    evidence = tail_block("\n".join(step.evidence)) if step.evidence else ""
+            outputs.append((key, _summary(value)))
+    evidence = tail_block("\n".join(step.evidence), lines) if step.evidence else ""
     args = ", ".join(f"{k}={short(v, 80)}" for k, v in step.args.items())
     return StepView(step, number, offset, evidence, outputs, blocks, short(args, 240) if args else "")
 
@@ -203,7 +223,28 @@ def build_view(journal: RunJournal) -> ReportView:
 
 def _tick_step(total: float) -> float:
     """A round spacing that puts at most 8 ticks on the axis."""
-    for step in (0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600):
+    for step in (
+        0.01,
+        0.02,
+        0.05,
+        0.1,
+        0.2,
+        0.25,
+        0.5,
+        1,
+        2,
+        5,
+        10,
+        15,
+        30,
+        60,
+        120,
+        300,
+        600,
+        900,
+        1800,
+        3600,
+    ):
         if total / step <= 8:
             return float(step)
     return 7200.0
@@ -244,11 +285,23 @@ def _label(key: str) -> str:
     return key.removesuffix("_s").replace("_", " ")
 
 
+def _moment(text: str) -> str:
+    """An ISO time from extra data, to the millisecond (drill timings are that fine)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return short(text)
+    zone = "" if value.utcoffset() is None else (" UTC" if not value.utcoffset() else value.strftime(" %z"))
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + zone
+
+
 def _cell(key: str, value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return {True: "yes", False: "no", None: "-"}[value]
     if key.endswith("_s") and isinstance(value, int | float):
         return format_duration(float(value))
+    if key.endswith("_at") or key == "at":
+        return _moment(value) if isinstance(value, str) else short(value)
     if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
         return short(", ".join(str(v) for v in value)) or "-"
     return short(value)
