@@ -113,6 +113,7 @@ class _DocChecker:
         roots = {"vars", "env", "secrets", "event", "steps", "now"}
         if step.manual is not None:
             self._check_template((*loc, "manual"), step.manual, roots, ids)
+            step.set_compiled([], self._compile_when(loc, step, ids))
             return
         info = self.lib.registry.get(step.plugin or "")
         outputs = set(info.outputs) if info else set()  # unknown plugins: reported by the loader
@@ -124,10 +125,14 @@ class _DocChecker:
             if expr is not None:
                 self._check_names((*loc, "expect", k), expr.uses, roots - {"secrets"}, ids, outputs)
                 expect.append(expr)
+        step.set_compiled(expect, self._compile_when(loc, step, ids))
+
+    def _compile_when(self, loc: Loc, step: Step, ids: set[str]) -> Expression | None:
+        roots = {"vars", "env", "event", "steps", "now"}
         when = self._compile((*loc, "when"), step.when) if step.when else None
         if when is not None:
-            self._check_names((*loc, "when"), when.uses, roots - {"secrets"}, ids, set())
-        step.set_compiled(expect, when)
+            self._check_names((*loc, "when"), when.uses, roots, ids, set())
+        return when
 
     def _compile(self, loc: Loc, src: str) -> Expression | None:
         try:

@@ -428,3 +428,20 @@ def test_budgets_are_compared(project: Project) -> None:
     assert journal["verdict"] == "GO"
     assert journal["warnings"][0].startswith("section Slow took 0.3")
     assert journal["warnings"][0].endswith("over its 0.10s budget")
+
+
+def test_when_applies_to_manual_steps(project: Project) -> None:
+    """A manual step whose `when` is false is skipped, not left pending."""
+    project.runbook("m", """
+        kind: runbook
+        name: m
+        vars: {profile: local}
+        sections:
+          - name: S
+            steps:
+              - manual: Restart the Jupyter kernel
+                when: vars.profile == "docker"
+    """)
+    result, journal = project.run_json("m")
+    step = journal["sections"][0]["steps"][0]
+    assert (step["outcome"], result.code) == ("skipped", 0)
