@@ -74,6 +74,11 @@ class Recommendation(_Model):
     rto_s: float
     first_step: str | None = None
     matched: list[str] = Field(default_factory=list, description="Failed step ids its detect checks match.")
+    confirmed: bool | None = Field(
+        default=None,
+        description="True when its detect checks, run at the time of the verdict, saw the scenario; "
+        "None when they were not run.",
+    )
 
 
 class RunJournal(_Model):

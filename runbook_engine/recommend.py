@@ -1,20 +1,28 @@
 """Which contingencies to recommend on NO-GO, best match first.
 
-A contingency matches a failure when one of its `detect` checks looks at the same thing
-as a failed critical step: the same step id, or the same plugin aimed at the same target
-(URL without its query, host and port, path, table, query...). Ranked by the number of
-matched failures, then by the order of `on_no_go`.
+Two kinds of evidence, strongest first:
+
+1. Confirmed: the contingency's `detect` checks are run once, right when the verdict is
+   NO-GO. Detect checks fail while their scenario holds, so one that fails confirms it.
+2. Matched: one of its `detect` checks looks at the same thing as a failed critical step:
+   the same step id, or the same plugin aimed at the same target (URL without its query,
+   host and port, path, table, query...).
+
+Ranked by confirmed first, then by the number of matched failures, then by the order of
+`on_no_go`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
 from runbook_engine.context import TemplateData, build_template_data
 from runbook_engine.errors import UserError
 from runbook_engine.expr import ExpressionError, render
-from runbook_engine.journal import Recommendation, RunJournal
+from runbook_engine.journal import Recommendation, RunJournal, StepResult
 from runbook_engine.loader import Library
 from runbook_engine.spec import Step
 
@@ -62,18 +70,31 @@ def _detect_targets(step: Step, data: TemplateData | None) -> tuple[Any, ...] | 
     return target(step.plugin, args if isinstance(args, dict) else {})
 
 
+Probe = Callable[[Step, TemplateData], StepResult]
+
+
+def _confirmed(probe: Probe | None, detect: list[Step], cdata: TemplateData | None) -> bool | None:
+    """Run the detect checks once; True when any of them does not pass (scenario seen)."""
+    checks = [d for d in detect if d.kind == "check"]
+    if probe is None or cdata is None or not checks:
+        return None
+    with ThreadPoolExecutor(max_workers=min(8, len(checks)), thread_name_prefix="probe") as pool:
+        results = list(pool.map(lambda d: probe(d, cdata), checks))
+    return any(r.outcome != "passed" for r in results)
+
+
 def rank_contingencies(
-    lib: Library, names: list[str], journal: RunJournal, data: TemplateData
+    lib: Library, names: list[str], journal: RunJournal, data: TemplateData, probe: Probe | None = None
 ) -> list[Recommendation]:
     failed = [s for s in journal.steps() if s.is_bad and s.severity == "critical" and s.kind != "manual"]
     failed_targets = {s.id: target(s.plugin, s.args) for s in failed}
-    scored: list[tuple[int, int, Recommendation]] = []
+    scored: list[tuple[int, int, int, Recommendation]] = []
     for order, name in enumerate(names):
         c = lib.contingencies[name].doc
         try:
             cdata: TemplateData | None = build_template_data(lib, c, data.environment, {}, data.event)
         except UserError:
-            cdata = None  # e.g. a secret only the contingency needs: compare unrendered
+            cdata = None  # e.g. a secret only the contingency needs: compare unrendered, don't probe
         detect_ids = {d.step_id for d in c.detect}
         detect_targets = {t for t in (_detect_targets(d, cdata) for d in c.detect) if t}
         matched = [
@@ -82,8 +103,14 @@ def rank_contingencies(
             if sid in detect_ids or (t is not None and t in detect_targets)
         ]
         first = next((s.title for s in c.recover), None)
+        confirmed = _confirmed(probe, c.detect, cdata)
         rec = Recommendation(
-            name=c.name, title=c.title or c.name, rto_s=c.rto, first_step=first, matched=matched
+            name=c.name,
+            title=c.title or c.name,
+            rto_s=c.rto,
+            first_step=first,
+            matched=matched,
+            confirmed=confirmed,
         )
-        scored.append((-len(matched), order, rec))
-    return [rec for _, _, rec in sorted(scored, key=lambda t: (t[0], t[1]))]
+        scored.append((0 if confirmed else 1, -len(matched), order, rec))
+    return [t[-1] for t in sorted(scored, key=lambda t: t[:3])]

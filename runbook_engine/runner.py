@@ -152,7 +152,9 @@ class Runner:
         journal.duration_s = time.monotonic() - started
         decide(journal, more_reasons)
         if journal.verdict == "NO-GO":
-            journal.recommended = rank_contingencies(self.lib, doc.on_no_go, journal, data)
+            journal.recommended = rank_contingencies(
+                self.lib, doc.on_no_go, journal, data, probe=self.check_once
+            )
         if doc.gate is not None and not self.options.dry_run and journal.status == "finished":
             self.record_decision(journal)
         self.emit(RunFinished(journal))

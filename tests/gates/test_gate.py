@@ -183,6 +183,8 @@ def test_contingencies_are_ranked_by_matching_detect_checks(project: Project, ht
     assert result.code == 1
     assert [r["name"] for r in recs] == ["stream-stalled", "api-down"]
     assert recs[0]["matched"] == ["stream-has-recent-trades"]
+    # Their detect checks were run at the verdict: only the stream's saw its scenario.
+    assert [r["confirmed"] for r in recs] == [True, False]
     assert (recs[0]["rto_s"], recs[0]["first_step"]) == (120.0, "Restart the feed")
     assert (
         "> contingency stream-stalled (Stream not ingesting), RTO 2m00s; first: Restart the feed"
