@@ -139,6 +139,7 @@ def test_demo_rehearsal_and_demo_mode_runbooks(k2: K2Project) -> None:
 def _sections(k2: K2Project, name: str) -> list[dict[str, Any]]:
     code, out, journal = k2.runbook("run", name, "--dry-run")
     assert journal is not None, out
+    assert code == 0, out
     return list(journal["sections"])
 
 
