@@ -110,7 +110,9 @@ def run(
     ] = None,
     report: Annotated[
         list[Path] | None,
-        typer.Option("--report", "-r", help="Write a report; format by extension (.json, .md, .html, .xml). Repeatable."),
+        typer.Option(
+            "--report", "-r", help="Write a report; format by extension (.json, .md, .html, .xml). Repeatable."
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only problems and the verdict.")] = False,
     history: Annotated[

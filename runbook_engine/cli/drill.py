@@ -21,6 +21,11 @@ ReportOpt = Annotated[
 ]
 PollOpt = Annotated[str, typer.Option("--poll", help="How often detect and verify checks are re-run.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only problems and the verdict.")]
+HistoryOpt = Annotated[
+    Path | None,
+    typer.Option("--history", help="History folder (default .runbook/history or $RUNBOOK_HISTORY)."),
+]
+NoHistoryOpt = Annotated[bool, typer.Option("--no-history", help="Do not record this in the history.")]
 
 
 def _run_contingency(
@@ -36,9 +41,12 @@ def _run_contingency(
     operator: str | None,
     quiet: bool,
     directory: Path | None,
+    history: Path | None,
+    no_history: bool,
 ) -> list[Any]:
     from runbook_engine.console import ConsoleView, TerminalInteraction
     from runbook_engine.drill import Drill, DrillOptions
+    from runbook_engine.history.recorder import open_recorder
     from runbook_engine.interaction import Interaction
     from runbook_engine.report import check_report_paths, write_report
     from runbook_engine.runner import Runner, RunOptions
@@ -65,7 +73,10 @@ def _run_contingency(
             TerminalInteraction(out, view, who or _login()) if interactive else None
         )
         opts = RunOptions(environment=env, vars=_parse_vars(var or []), yes=yes, operator=who)
-        runner = Runner(lib, opts, observers=[view], interaction=interaction)
+        recorder = open_recorder(lib.project_dir, history, enabled=not no_history)
+        runner = Runner(
+            lib, opts, observers=[view, *([recorder] if recorder else [])], interaction=interaction
+        )
         journal = Drill(runner, options).run(name)
         journals.append(journal)
         for path in reports:
@@ -99,6 +110,8 @@ def drill(
     ] = None,
     operator: Annotated[str | None, typer.Option("--operator", help="Who runs the drill.")] = None,
     quiet: QuietOpt = False,
+    history: HistoryOpt = None,
+    no_history: NoHistoryOpt = False,
     directory: DirOpt = None,
 ) -> None:
     """Drill a contingency: cause the failure, detect it, recover, verify, and time it against the RTO."""
@@ -110,7 +123,20 @@ def drill(
     if not names:
         raise UserError("no contingency has inject: steps to drill")
     journals = _run_contingency(
-        names, True, env, var, yes, report, poll, detect_timeout, verify_timeout, operator, quiet, directory
+        names,
+        True,
+        env,
+        var,
+        yes,
+        report,
+        poll,
+        detect_timeout,
+        verify_timeout,
+        operator,
+        quiet,
+        directory,
+        history,
+        no_history,
     )
     if all_:
         _print_table(journals)
@@ -134,11 +160,26 @@ def recover(
     ] = None,
     operator: Annotated[str | None, typer.Option("--operator", help="Who runs the recovery.")] = None,
     quiet: QuietOpt = False,
+    history: HistoryOpt = None,
+    no_history: NoHistoryOpt = False,
     directory: DirOpt = None,
 ) -> None:
     """Recover from a contingency on the live system: detect, recover, verify, timed against the RTO."""
     journals = _run_contingency(
-        [name], False, env, var, yes, report, poll, detect_timeout, verify_timeout, operator, quiet, directory
+        [name],
+        False,
+        env,
+        var,
+        yes,
+        report,
+        poll,
+        detect_timeout,
+        verify_timeout,
+        operator,
+        quiet,
+        directory,
+        history,
+        no_history,
     )
     raise typer.Exit(0 if journals[0].verdict == "GO" else 1)
 
