@@ -111,7 +111,7 @@ def run(
     report: Annotated[
         list[Path] | None,
         typer.Option(
-            "--report", "-r", help="Write a report; format by extension (.json, .md, .html, .xml). Repeatable."
+            "--report", "-r", help="Write a report: .json, .md, .html or .xml (by extension). Repeatable."
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only problems and the verdict.")] = False,
