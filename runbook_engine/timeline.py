@@ -15,6 +15,9 @@ def t_minus(seconds: float) -> str:
     s = round(abs(seconds))
     if s == 0:
         return "T-0"
+    if s >= 2 * 86400:
+        d, rest = divmod(s, 86400)
+        return f"T{sign}{d}d{rest // 3600}h" if rest // 3600 else f"T{sign}{d}d"
     h, rest = divmod(s, 3600)
     m, sec = divmod(rest, 60)
     parts = (f"{h}h" if h else "") + (f"{m:02d}m" if h and m else f"{m}m" if m else "")
