@@ -73,6 +73,8 @@ class Drill:
                 f"a drill breaks the environment on purpose ({len(c.inject)} inject steps); "
                 "pass --yes to allow it (or run in a terminal to be asked)"
             )
+        if self.options.inject and not (r.options.yes or r.options.dry_run):
+            self._confirm_injection(c)
         r.refuse_unconfirmable_destructive(c.recover, data)
         journal = r.new_journal(c, loaded.path, loaded.sha256, data, kind="drill")
         phases = (["Inject"] if self.options.inject else []) + ["Detect", "Recover", "Verify"]
@@ -104,6 +106,15 @@ class Drill:
         journal.verdict = "NO-GO" if reasons else "GO"
         r.emit(RunFinished(journal))
         return journal
+
+    def _confirm_injection(self, c: Contingency) -> None:
+        """In a terminal, a person says yes to breaking the environment on purpose."""
+        what = "; ".join(s.title for s in c.inject)
+        ask = StepResult(
+            id="inject", name=f"Drill {c.title or c.name}: {what}", kind="action", destructive=True
+        )
+        if self.runner.interaction.confirm_destructive(ask, {}) is not True:
+            raise UserError(f"drill {c.name} not started: the injection was not confirmed")
 
     def _phases(
         self,

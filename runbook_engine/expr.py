@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -67,6 +67,12 @@ def _name_uses(tree: nodes.Node) -> list[NameUse]:
         return None
 
     def visit(node: nodes.Node) -> None:
+        if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
+            # `stdout.startswith('x')`: show stdout, not the method.
+            for child in (node.node.node, *node.iter_child_nodes()):
+                if child is not node.node:
+                    visit(child)
+            return
         use = chain(node) if isinstance(node, nodes.Name | nodes.Getattr | nodes.Getitem) else None
         if use is not None:
             if use.text not in seen:
@@ -167,7 +173,10 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
         inner = _single_expression(value)
         try:
             if inner is not None:
-                return ENV.compile_expression(inner, undefined_to_none=False)(**context)
+                result = ENV.compile_expression(inner, undefined_to_none=False)(**context)
+                if isinstance(result, Undefined):
+                    result._fail_with_undefined_error()  # StrictUndefined only fails when used
+                return result
             return ENV.from_string(value).render(**context)
         except TemplateSyntaxError as exc:
             raise ExpressionError(_syntax_message(exc)) from None
@@ -175,6 +184,8 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
             raise ExpressionError(f"template {value!r}: {exc.message}") from None
         except SecurityError as exc:
             raise ExpressionError(f"template {value!r}: not allowed in the sandbox: {exc}") from None
+        except Exception as exc:  # `1 + 'a'`, a filter given the wrong type...
+            raise ExpressionError(f"template {value!r}: {type(exc).__name__}: {exc}") from None
     if isinstance(value, Mapping):
         return {k: render(v, context) for k, v in value.items()}
     if isinstance(value, list):

@@ -49,6 +49,9 @@ class StepResult(_Model):
     evidence: list[str] = Field(default_factory=list)
     answered_by: str | None = None
     answered_at: datetime | None = None
+    operator_skipped: bool = Field(
+        default=False, description="A person chose to skip it (manual skip, destructive step declined)."
+    )
 
     @property
     def is_bad(self) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 from runbook_engine.errors import LoadError, Problem, display_path
-from runbook_engine.expr import Expression, compile_expression
+from runbook_engine.expr import Expression, ExpressionError, compile_expression
 from runbook_engine.plugin import PluginSpec
 
 ENTRY_POINT_GROUP = "runbook_engine.plugins"
@@ -83,6 +83,11 @@ def _check_contract(module: ModuleType, source: str) -> str | None:
         return "Spec must be a subclass of runbook_engine.plugin.PluginSpec"
     if not callable(getattr(module, "run", None)):
         return "run(spec, ctx) is missing"
+    for src in getattr(module, "DEFAULT_EXPECT", ()):
+        try:
+            compile_expression(src)
+        except ExpressionError as exc:
+            return f"DEFAULT_EXPECT {src!r}: {exc}"
     return None
 
 

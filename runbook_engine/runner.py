@@ -135,6 +135,10 @@ class Runner:
         journal.sections = [
             SectionResult(name=s.name, parallel=s.parallel, budget_s=s.budget) for s in doc.sections
         ]
+        # Every step is in the journal from the start, so an interrupted run still lists
+        # what it did not reach.
+        for section, result in zip(doc.sections, journal.sections, strict=True):
+            result.steps = [self.new_result(step, section.name) for step in section.steps]
         if self.options.event is not None:
             journal.extra["timing"] = run_timing(self.options.event, doc.offset, journal.started_at)
         started = time.monotonic()
@@ -146,6 +150,9 @@ class Runner:
         except KeyboardInterrupt:
             self.cancel.set()
             journal.status = "interrupted"
+            for sr in journal.steps():
+                if sr.started_at is None:
+                    sr.outcome, sr.message = "skipped", "not run: the run was interrupted"
         decide(journal)
         more_reasons = self.judge_gate(doc, journal, data)
         journal.finished_at = now_utc()
@@ -248,7 +255,8 @@ class Runner:
         result.started_at = now_utc()
         started = time.monotonic()
         self.emit(SectionStarted(result))
-        result.steps = [self.new_result(step, section.name) for step in section.steps]
+        if not result.steps:
+            result.steps = [self.new_result(step, section.name) for step in section.steps]
         try:
             if section.parallel:
                 self.run_parallel(section, result, data)
@@ -308,12 +316,18 @@ class Runner:
         self.emit(StepStarted(sr))
         try:
             self._run_step(step, sr, data)
+        except KeyboardInterrupt:
+            self.cancel.set()
+            sr.outcome, sr.message = "error", "interrupted (Ctrl-C) while running"
+            raise
         finally:
             sr.duration_s = time.monotonic() - started
             self.emit(StepFinished(sr))
 
     def _run_step(self, step: Step, sr: StepResult, data: TemplateData) -> None:
         unmet = [n for n in step.needs if self.results.get(n) is None or self.results[n].outcome != "passed"]
+        if self.options.dry_run:
+            unmet = []  # nothing ran, so nothing could pass: show the plan as it would run
         if unmet:
             sr.outcome, sr.message = "blocked", f"needs {', '.join(unmet)}, which did not pass"
             return
@@ -349,9 +363,10 @@ class Runner:
                 sr.answered_at, sr.message = now_utc(), "confirmed by flag"
             else:
                 sr.outcome = "pending"
-                sr.message = "not confirmed: no terminal to ask (pass --confirm-manual to confirm)"
+                sr.message = "no terminal to ask (pass --confirm-manual to confirm)"
             return
         sr.answered_by, sr.answered_at = answer.by, now_utc()
+        sr.operator_skipped = answer.choice == "skip"
         sr.outcome = {"done": "passed", "not-done": "failed", "skip": "skipped"}[answer.choice]  # type: ignore[assignment]
         sr.message = (
             answer.note
@@ -376,7 +391,12 @@ class Runner:
                 sr.args = data.redactor.data(args, trim=True)
                 sr.outcome, sr.message = "skipped", "dry run" + (" (destructive)" if destructive else "")
             except StepError as exc:
-                sr.outcome, sr.message = "error", str(exc)
+                if "steps" not in str(step.with_):
+                    sr.outcome, sr.message = "error", str(exc)
+                    return
+                # It reads outputs of earlier steps, which a dry run does not produce.
+                sr.args = data.redactor.data(step.with_, trim=True)
+                sr.outcome, sr.message = "skipped", "dry run (shown unrendered: uses earlier steps' outputs)"
             return
         if destructive and not self.options.yes:
             with self._ask_lock:
@@ -387,6 +407,7 @@ class Runner:
                 ok = self.interaction.confirm_destructive(sr, data.redactor.data(args))
             if not ok:
                 sr.outcome, sr.message = "skipped", "destructive step declined by the operator"
+                sr.operator_skipped = True
                 return
         outputs = executor.run(step, plugin, sr)
         data.steps[sr.id] = outputs

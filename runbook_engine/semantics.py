@@ -34,6 +34,7 @@ class _DocChecker:
         self.doc = loaded.doc
         self.problems: list[Problem] = []
         self.env_keys = {k for e in lib.environments.values() for k in e.doc.vars}
+        self.all_ids: set[str] = set()
 
     def add(self, loc: Loc, message: str) -> None:
         self.problems.append(
@@ -55,6 +56,7 @@ class _DocChecker:
     def check(self) -> list[Problem]:
         steps = self.steps()
         ids: dict[str, Loc] = {}
+        self.all_ids = {s.step_id for _, s, _ in steps}
         for loc, step, _ in steps:
             sid = step.step_id
             if sid in ids:
@@ -69,8 +71,15 @@ class _DocChecker:
         seen: set[str] = set()
         for loc, step, par in steps:
             self._check_needs(loc, step, par, seen, ids, steps)
+            same_section = {s.step_id for _, s, p in steps if par is not None and p == par}
+            self._check_step(loc, step, (seen | same_section) - {step.step_id})
             seen.add(step.step_id)
-            self._check_step(loc, step, set(ids))
+            if isinstance(self.doc, Contingency) and loc[0] in ("detect", "verify") and step.kind != "check":
+                self.add(
+                    loc,
+                    f"{loc[0]} steps are checks (they are polled until the scenario shows or "
+                    f"recovery holds); move this {step.kind} step to recover or fallback",
+                )
         if isinstance(self.doc, Runbook) and self.cross_file:
             for i, name in enumerate(self.doc.on_no_go):
                 if name not in self.lib.contingencies:
@@ -81,11 +90,26 @@ class _DocChecker:
         return self.problems
 
     def _check_vars(self) -> None:
-        for key, value in self.doc.vars.items():
+        declared = list(self.doc.vars)
+        for n, (key, value) in enumerate(self.doc.vars.items()):
             for sub, text in iter_strings(value, ("vars", key)):
                 self._check_template(
                     sub, text, roots={"env", "secrets", "event", "now", "vars"}, step_ids=set()
                 )
+                if not is_template(text):
+                    continue
+                try:
+                    uses = template_uses(text)
+                except ExpressionError:
+                    continue  # reported above
+                for use in uses:
+                    later = use.root == "vars" and use.path and use.path[0] in declared[n:]
+                    if later:
+                        self.add(
+                            sub,
+                            f"vars.{use.path[0]} is declared at or after vars.{key}; "
+                            "a var can only use the vars above it",
+                        )
 
     def _check_needs(
         self,
@@ -178,13 +202,31 @@ class _DocChecker:
                     "; list it under secrets:",
                 )
             elif use.root == "steps" and first not in step_ids:
-                self.add(loc, f"unknown step id 'steps.{first}'{suggest(first, list(step_ids))}")
+                if first in self.all_ids:
+                    self.add(
+                        loc,
+                        f"steps.{first} runs later; a step can only read the outputs of earlier "
+                        "steps (or of steps it needs in its parallel section)",
+                    )
+                else:
+                    self.add(loc, f"unknown step id 'steps.{first}'{suggest(first, list(self.all_ids))}")
             elif use.root == "env" and self.env_keys and first not in self.env_keys:
                 self.add(loc, f"no environment defines 'env.{first}'{suggest(first, list(self.env_keys))}")
 
 
 def check_library(lib: Library, cross_file: bool = True) -> list[Problem]:
     problems: list[Problem] = []
+    defaults = sorted((e for e in lib.environments.values() if e.doc.default), key=lambda e: e.doc.name)
+    for extra in defaults[1:]:
+        problems.append(
+            Problem(
+                extra.shown,
+                extra.raw.key_lines.get("default", 1),
+                "default",
+                f"environment {defaults[0].doc.name!r} ({defaults[0].shown}) is already "
+                "the default; mark only one environment `default: true`",
+            )
+        )
     docs: list[Loaded[Runbook] | Loaded[Contingency]] = [*lib.runbooks.values(), *lib.contingencies.values()]
     for loaded in docs:
         problems.extend(_DocChecker(lib, loaded, cross_file).check())

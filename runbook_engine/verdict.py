@@ -13,6 +13,15 @@ def decide(journal: RunJournal, more_reasons: list[str] | None = None) -> None:
     reasons: list[str] = []
     warnings: list[str] = []
     for step in journal.steps():
+        if step.operator_skipped and step.severity != "info":
+            line = f"{step.section} / {step.name} was skipped by the operator"
+            (reasons if step.severity == "critical" else warnings).append(line)
+            continue
+        if step.budget_s and step.duration_s and step.duration_s > step.budget_s:
+            warnings.append(
+                f"{step.section} / {step.name} took {format_duration(step.duration_s)}, "
+                f"over its {format_duration(step.budget_s)} budget"
+            )
         if not step.is_bad:
             continue
         what = {

@@ -39,6 +39,8 @@ class _StrictResolver(yaml.resolver.BaseResolver):
 
 
 # YAML 1.2 core schema: true/false, null, ints and floats. No dates, no yes/no/on/off.
+# `<<: *defaults` merges a mapping (PyYAML's constructor does the merging).
+_StrictResolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
 _StrictResolver.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
@@ -80,14 +82,20 @@ class _LineLoader(
             out = LineDict()
             out.line = node.start_mark.line + 1
             out.key_lines = {}
-            self.flatten_mapping(node)
+            own = {id(k) for k, _ in node.value}
+            self.flatten_mapping(node)  # `<<: *x` pairs come first; the mapping's own keys win
+            merged: set[str] = set()
             for key_node, value_node in node.value:
                 key = self._build(key_node)
                 if not isinstance(key, str):
                     key = str(key)
-                if key in out:
+                if id(key_node) not in own:
+                    merged.add(key)
+                elif key in out and key not in merged:
                     self.duplicates.append((key_node.start_mark.line + 1, key))
                     continue
+                else:
+                    merged.discard(key)
                 out[key] = self._build(value_node)
                 out.key_lines[key] = key_node.start_mark.line + 1
             return out

@@ -21,6 +21,8 @@ from pydantic import Field, field_validator
 
 from runbook_engine.plugin import Context, Outputs, PluginSpec, StepError, require
 
+# Without an `expect:` of its own, a playbook must succeed for the step to pass.
+DEFAULT_EXPECT = ['status == "successful"']
 KINDS = frozenset({"check", "action"})
 OUTPUTS = {
     "status": "successful (rc 0) or failed (some task or host failed)",

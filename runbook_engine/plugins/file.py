@@ -10,6 +10,8 @@ from pydantic import Field, model_validator
 
 from runbook_engine.plugin import Context, Outputs, PluginSpec
 
+# Without an `expect:` of its own, a step must show this to pass.
+DEFAULT_EXPECT = ["exists"]
 KINDS = frozenset({"check"})
 OUTPUTS = {
     "exists": "true when at least one file matched",

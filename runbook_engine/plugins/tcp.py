@@ -9,6 +9,8 @@ from pydantic import Field
 
 from runbook_engine.plugin import Context, Outputs, PluginSpec
 
+# Without an `expect:` of its own, a step must show this to pass.
+DEFAULT_EXPECT = ["connected"]
 KINDS = frozenset({"check"})
 OUTPUTS = {
     "connected": "true when the connection was accepted",
