@@ -200,7 +200,8 @@ class ConsoleView:
             first = f"; first: {rec.first_step}" if rec.first_step else ""
             lines.append(
                 Text(
-                    f"  > contingency {rec.name} ({rec.title}), RTO {format_duration(rec.rto_s)}{first}",
+                    f"  > contingency {rec.name} ({rec.title}), RTO {format_duration(rec.rto_s)}{first}"
+                    + ("  [confirmed: its detect check sees it now]" if rec.confirmed else ""),
                     style="cyan",
                 )
             )

@@ -50,8 +50,9 @@ class StepExecutor:
         on_retry: Callable[[int, str], None],
     ) -> None:
         self.data = data
-        self.workdir = workdir
-        self.run_dir = run_dir
+        # Absolute: plugins hand these paths to subprocesses that run in other folders.
+        self.workdir = workdir.absolute()
+        self.run_dir = run_dir.absolute()
         self.cancel = cancel
         self.on_retry = on_retry
         self.redact = data.redactor
