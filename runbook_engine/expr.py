@@ -8,6 +8,7 @@ SandboxedEnvironment with StrictUndefined: no attribute tricks, no silent blanks
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -135,6 +136,7 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+@functools.lru_cache(maxsize=4096)  # runbooks repeat the same expressions; Expression is immutable
 def compile_expression(source: str) -> Expression:
     """Compile once (at load time); raises ExpressionError on bad syntax."""
     src = source.strip()
@@ -150,11 +152,16 @@ def compile_expression(source: str) -> Expression:
 
 def template_uses(text: str) -> list[NameUse]:
     """The names a `{{ }}` template reads; raises ExpressionError on bad syntax."""
+    return list(_template_uses(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _template_uses(text: str) -> tuple[NameUse, ...]:
     try:
         tree = ENV.parse(text)
     except TemplateSyntaxError as exc:
         raise ExpressionError(_syntax_message(exc)) from None
-    return _name_uses(tree)
+    return tuple(_name_uses(tree))
 
 
 def _single_expression(text: str) -> str | None:
@@ -165,6 +172,16 @@ def _single_expression(text: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _native(source: str) -> Any:
+    return ENV.compile_expression(source, undefined_to_none=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _template(text: str) -> Any:
+    return ENV.from_string(text)
+
+
 def render(value: Any, context: Mapping[str, Any]) -> Any:
     """Render templates in strings, recursively; `"{{ x }}"` alone keeps x's type."""
     if isinstance(value, str):
@@ -173,11 +190,11 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
         inner = _single_expression(value)
         try:
             if inner is not None:
-                result = ENV.compile_expression(inner, undefined_to_none=False)(**context)
+                result = _native(inner)(**context)
                 if isinstance(result, Undefined):
                     result._fail_with_undefined_error()  # StrictUndefined only fails when used
                 return result
-            return ENV.from_string(value).render(**context)
+            return _template(value).render(**context)
         except TemplateSyntaxError as exc:
             raise ExpressionError(_syntax_message(exc)) from None
         except UndefinedError as exc:

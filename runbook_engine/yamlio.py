@@ -57,25 +57,55 @@ _StrictResolver.add_implicit_resolver(
 )
 
 
-class _LineLoader(
-    yaml.reader.Reader,
-    yaml.scanner.Scanner,
-    yaml.parser.Parser,
-    yaml.composer.Composer,
-    yaml.constructor.SafeConstructor,
-    _StrictResolver,
-):
-    def __init__(self, stream: str) -> None:
-        yaml.reader.Reader.__init__(self, stream)
-        yaml.scanner.Scanner.__init__(self)
-        yaml.parser.Parser.__init__(self)
-        yaml.composer.Composer.__init__(self)
-        yaml.constructor.SafeConstructor.__init__(self)
-        _StrictResolver.__init__(self)
-        self.duplicates: list[tuple[int, str]] = []
+if yaml.__with_libyaml__:
+    # libyaml parses about ten times faster; marks (lines) and our resolver work the same.
+    CParser: Any = yaml.cyaml.CParser  # type: ignore[attr-defined]  # libyaml binding, untyped
+
+    class _LineLoader(CParser, yaml.constructor.SafeConstructor, _StrictResolver):  # type: ignore[misc]
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _StrictResolver.__init__(self)
+            self.duplicates: list[tuple[int, str]] = []
+
+        def dispose(self) -> None:
+            pass
+
+else:  # pragma: no cover - PyYAML built without libyaml
+
+    class _LineLoader(  # type: ignore[no-redef]
+        yaml.reader.Reader,
+        yaml.scanner.Scanner,
+        yaml.parser.Parser,
+        yaml.composer.Composer,
+        yaml.constructor.SafeConstructor,
+        _StrictResolver,
+    ):
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _StrictResolver.__init__(self)
+            self.duplicates: list[tuple[int, str]] = []
+
+
+class _Builder:
+    """Turns composed nodes into LineDict/LineList, noting duplicate keys."""
+
+    def __init__(self, loader: _LineLoader) -> None:
+        self.loader = loader
+        self.duplicates = loader.duplicates
 
     def construct_document(self, node: Node) -> Any:
         return self._build(node)
+
+    def flatten_mapping(self, node: MappingNode) -> None:
+        self.loader.flatten_mapping(node)
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        return self.loader.construct_object(node, deep=deep)
 
     def _build(self, node: Node) -> Any:
         if isinstance(node, MappingNode):
@@ -126,7 +156,7 @@ def load_yaml_text(text: str, shown: str) -> Any:
     loader = _LineLoader(text)
     try:
         node = loader.get_single_node()  # None for an empty file
-        data = loader.construct_document(node) if node is not None else None
+        data = _Builder(loader).construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0

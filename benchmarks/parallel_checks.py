@@ -1,0 +1,59 @@
+"""Independent checks run concurrently: the same 20 HTTP checks, sequential vs parallel.
+
+A local HTTP server answers each request after 100 ms (a realistic health endpoint).
+The baseline is the sequential section in the same run.
+
+    .venv/bin/python benchmarks/parallel_checks.py [--steps 20] [--delay 0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from runbook_engine.loader import load_library  # noqa: E402  (after sys.path)
+from runbook_engine.runner import Runner  # noqa: E402
+from tests.support.httpserver import serve  # noqa: E402
+
+
+def runbook(url: str, steps: int, parallel: bool) -> str:
+    body = "\n".join(
+        f"      - {{name: Check {i}, check: http, with: {{url: '{url}/health'}}}}" for i in range(steps)
+    )
+    return (f"kind: runbook\nname: bench\nsections:\n  - name: Checks\n    parallel: {str(parallel).lower()}\n"
+            f"    max_parallel: 8\n    steps:\n{body}\n")
+
+
+def timed(url: str, steps: int, parallel: bool) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        rb = Path(tmp) / "runbooks"
+        rb.mkdir()
+        (rb / "bench.yaml").write_text(runbook(url, steps, parallel))
+        journal = Runner(load_library(rb)).run("bench")
+        assert journal.verdict == "GO", journal.reasons
+        return journal.sections[0].duration_s or 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--delay", type=float, default=0.1)
+    args = parser.parse_args()
+    with serve() as server:
+        server.route("/health", delay_s=args.delay)
+        timed(server.url, 2, True)  # warm up: imports httpx once
+        sequential = timed(server.url, args.steps, False)
+        parallel = timed(server.url, args.steps, True)
+    print(f"{args.steps} HTTP checks, each answered after {args.delay * 1000:.0f} ms")
+    print(f"  sequential section (baseline)  {sequential:6.2f} s")
+    print(f"  parallel section, 8 at a time  {parallel:6.2f} s")
+    print(f"  speed-up                       {sequential / parallel:6.1f}x")
+
+
+if __name__ == "__main__":
+    main()
