@@ -197,8 +197,9 @@ class Drill:
             rounds += 1
             latest = [r.check_once(s, data) for s in checks]
             when = time.monotonic()
-            passing = [x.outcome == "passed" for x in latest]
-            done = all(passing) if want_pass else not all(passing)
+            # A check skipped by `when:` (another environment's) neither confirms nor denies.
+            ran = [x.outcome == "passed" for x in latest if x.outcome != "skipped"]
+            done = all(ran) if want_pass else (bool(ran) and not all(ran))
             if done or when - began >= timeout:
                 break
             r.cancel.wait(min(self.options.poll, max(0.0, timeout - (when - began))))
@@ -213,7 +214,7 @@ class Drill:
     def _settle(sr: StepResult, seen: StepResult, want_pass: bool, rounds: int, elapsed: float) -> None:
         sr.attempts, sr.duration_s = rounds, elapsed
         sr.outputs, sr.expectations, sr.args = seen.outputs, seen.expectations, seen.args
-        if want_pass:
+        if want_pass or seen.outcome == "skipped":
             sr.outcome, sr.message = seen.outcome, seen.message
         elif seen.outcome == "passed":
             sr.outcome, sr.message = "failed", "not seen: this check still passes"

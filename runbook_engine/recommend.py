@@ -80,7 +80,8 @@ def _confirmed(probe: Probe | None, detect: list[Step], cdata: TemplateData | No
         return None
     with ThreadPoolExecutor(max_workers=min(8, len(checks)), thread_name_prefix="probe") as pool:
         results = list(pool.map(lambda d: probe(d, cdata), checks))
-    return any(r.outcome != "passed" for r in results)
+    ran = [r for r in results if r.outcome != "skipped"]  # `when:` false: not this environment
+    return any(r.outcome != "passed" for r in ran) if ran else None
 
 
 def rank_contingencies(

@@ -218,6 +218,15 @@ class Runner:
     def check_once(self, step: Step, data: TemplateData) -> StepResult:
         """One attempt of a check, outside the journal's sections (gate re-checks)."""
         sr = once_result(step)
+        when = step.compiled_when
+        if when is not None:
+            try:
+                if not when.evaluate(data.for_expressions({})):
+                    sr.outcome, sr.message = "skipped", f"when: {when.source} is false"
+                    return sr
+            except ExpressionError as exc:
+                sr.outcome, sr.message = "error", data.redactor.text(f"when: {exc}")
+                return sr
         plugin = self.lib.registry.get(step.plugin or "")
         assert plugin is not None, "the loader rejects unknown plugins"
         executor = StepExecutor(data, self.lib.project_dir, self.run_dir, self.cancel, on_retry=_ignore)

@@ -170,3 +170,22 @@ def test_drill_kills_and_restarts_a_real_process(project: Project, tmp_path: Pat
             with contextlib.suppress(ProcessLookupError):  # the drill may have left it stopped
                 os.kill(int(pidfile.read_text()), signal.SIGTERM)
         time.sleep(0.1)
+
+
+def test_detect_checks_skipped_by_when_do_not_count(project: Project, http_server: Server, tmp_path: Path) -> None:
+    """A detect check for another environment (`when:` false) neither confirms nor denies the scenario."""
+    http_server.route("/health")
+    project.write("runbooks/c.yaml", f"""
+        kind: contingency
+        name: other-env
+        title: Other environment only
+        vars: {{profile: local}}
+        rto: 30s
+        detect:
+          - {{name: API answers, check: http, with: {{url: "{http_server.url}/health"}}}}
+          - {{name: Docker port open, check: tcp, with: {{host: 127.0.0.1, port: 1}}, when: vars.profile == "docker"}}
+        recover: [{{name: Nothing, action: shell, with: {{command: "true"}}}}]
+    """)
+    result = project.cli("recover", "other-env", "--poll", "20ms", "--detect-timeout", "200ms")
+    assert result.code == 1
+    assert "the scenario was not detected within 0.2s" in result.out
