@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import Field, field_validator, model_validator
 
-from runbook_engine.plugin import Context, StepError
+from runbook_engine.plugin import Context, PluginSpec, StepError
 from runbook_engine.plugins import _docker_engine as engine
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -189,3 +190,34 @@ def _service_state(containers: list[dict[str, Any]]) -> dict[str, Any]:
         "restart_count": sum(int(f["restart_count"]) for f in ordered),
         "exit_code": worst["exit_code"],
     }
+
+
+class ProjectSpec(PluginSpec):
+    """The arguments that name a Compose project, shared by compose and compose.services."""
+
+    file: str | list[str] | None = Field(
+        default=None, description="Compose file path, or several (later ones override)."
+    )
+    project: str | None = Field(
+        default=None,
+        pattern=PROJECT_PATTERN,
+        description="Project name (default: as Compose derives it from the file).",
+    )
+    host: str | None = Field(default=None, description="Docker host URL (default: DOCKER_HOST).")
+
+    @field_validator("file")
+    @classmethod
+    def _file(cls, value: str | list[str] | None) -> str | list[str] | None:
+        check_files(value)
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        return engine.check_host(value)
+
+    @model_validator(mode="after")
+    def _which_project(self) -> ProjectSpec:
+        if self.file is None and self.project is None:
+            raise ValueError("give file: (a compose file) and/or project: (a project name)")
+        return self

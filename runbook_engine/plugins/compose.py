@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from runbook_engine.plugin import Context, Outputs, PluginSpec, StepError
+from runbook_engine.plugin import Context, Outputs, StepError
 from runbook_engine.plugins import _compose_project as compose
 from runbook_engine.plugins import _docker_engine as engine
 
@@ -43,29 +43,14 @@ WAIT_MARGIN_SECONDS = 1.0
 _GIVEN_UP_STATES = frozenset({"exited", "dead"})
 
 
-class Spec(PluginSpec):
+class Spec(compose.ProjectSpec):
     command: Literal["up", "down", "restart", "stop"] = Field(description="What to do.")
-    file: str | list[str] | None = Field(
-        default=None, description="Compose file path, or several (later ones override)."
-    )
-    project: str | None = Field(
-        default=None,
-        pattern=compose.PROJECT_PATTERN,
-        description="Project name (default: as Compose derives it from the file).",
-    )
     services: list[str] = Field(default_factory=list, description="Only these services (default: all).")
     wait: bool = Field(default=False, description="up: wait until the services run and are healthy.")
     volumes: bool = Field(default=False, description="down: also remove the project's volumes (destructive).")
     tool: Literal["auto", "docker compose", "docker-compose"] = Field(
         default="auto", description="Which CLI to use; auto prefers docker compose (v2)."
     )
-    host: str | None = Field(default=None, description="Docker host URL (default: DOCKER_HOST).")
-
-    @field_validator("file")
-    @classmethod
-    def _file(cls, value: str | list[str] | None) -> str | list[str] | None:
-        compose.check_files(value)
-        return value
 
     @field_validator("services")
     @classmethod
@@ -73,15 +58,8 @@ class Spec(PluginSpec):
         compose.check_services(value)
         return value
 
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str | None) -> str | None:
-        return engine.check_host(value)
-
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
-        if self.file is None and self.project is None:
-            raise ValueError("give file: (a compose file) and/or project: (a project name)")
         if self.command == "up" and self.file is None:
             raise ValueError("command: up needs file: (the compose file to start)")
         if self.wait and self.command != "up":

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from runbook_engine.plugin import Context, Outputs, PluginSpec, StepError
+from runbook_engine.plugin import Context, Outputs, StepError
 from runbook_engine.plugins import _compose_project as compose
 from runbook_engine.plugins import _docker_engine as engine
 
@@ -15,41 +15,15 @@ DEFAULT_EXPECT = ["missing == []", "unhealthy == []"]
 OUTPUTS = dict(compose.STATE_OUTPUTS)
 
 
-class Spec(PluginSpec):
-    file: str | list[str] | None = Field(
-        default=None, description="Compose file path, or several (later ones override)."
-    )
-    project: str | None = Field(
-        default=None,
-        pattern=compose.PROJECT_PATTERN,
-        description="Project name (default: as Compose derives it from the file).",
-    )
+class Spec(compose.ProjectSpec):
     services: list[str] | None = Field(
         default=None, description="Expected services (default: every service in the file)."
     )
-    host: str | None = Field(default=None, description="Docker host URL (default: DOCKER_HOST).")
-
-    @field_validator("file")
-    @classmethod
-    def _file(cls, value: str | list[str] | None) -> str | list[str] | None:
-        compose.check_files(value)
-        return value
 
     @field_validator("services")
     @classmethod
     def _services(cls, value: list[str] | None) -> list[str] | None:
         return compose.check_services(value)
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str | None) -> str | None:
-        return engine.check_host(value)
-
-    @model_validator(mode="after")
-    def _which_project(self) -> Spec:
-        if self.file is None and self.project is None:
-            raise ValueError("give file: (a compose file) and/or project: (a project name)")
-        return self
 
 
 def run(spec: Spec, ctx: Context) -> Outputs:
