@@ -52,6 +52,14 @@ class Drill:
                 f"{suggest(name, list(self.runner.lib.contingencies))}; `runbook list` shows them"
             )
         c = loaded.doc
+        human = [s.title for s in [*c.detect, *c.verify] if s.kind != "check"]
+        if human:
+            # Polling needs checks a machine can repeat; a person's detection is a checklist.
+            raise UserError(
+                f"contingency {name!r} has detect/verify steps that are not checks "
+                f"({'; '.join(human)}), so it cannot be timed automatically; "
+                f"print it with `runbook checklist {name}`"
+            )
         if self.options.inject and not c.inject:
             raise UserError(
                 f"contingency {name!r} has no inject: steps, so it cannot be drilled safely; "

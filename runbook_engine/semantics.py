@@ -74,12 +74,6 @@ class _DocChecker:
             same_section = {s.step_id for _, s, p in steps if par is not None and p == par}
             self._check_step(loc, step, (seen | same_section) - {step.step_id})
             seen.add(step.step_id)
-            if isinstance(self.doc, Contingency) and loc[0] in ("detect", "verify") and step.kind != "check":
-                self.add(
-                    loc,
-                    f"{loc[0]} steps are checks (they are polled until the scenario shows or "
-                    f"recovery holds); move this {step.kind} step to recover or fallback",
-                )
         if isinstance(self.doc, Runbook) and self.cross_file:
             for i, name in enumerate(self.doc.on_no_go):
                 if name not in self.lib.contingencies:

@@ -189,3 +189,20 @@ def test_detect_checks_skipped_by_when_do_not_count(project: Project, http_serve
     result = project.cli("recover", "other-env", "--poll", "20ms", "--detect-timeout", "200ms")
     assert result.code == 1
     assert "the scenario was not detected within 0.2s" in result.out
+
+
+def test_a_contingency_detected_by_a_person_cannot_be_drilled(project: Project) -> None:
+    """Manual detect steps are fine on paper, but drill/recover refuse them with a clear usage error."""
+    project.write("runbooks/c.yaml", """
+        kind: contingency
+        name: projector-fails
+        title: Projector fails
+        rto: 2m
+        detect: [{manual: The projector shows nothing}]
+        recover: [{manual: Switch to the spare projector}]
+    """)
+    assert project.cli("validate").code == 0
+    result = project.cli("recover", "projector-fails")
+    assert (result.code, result.err) == (2, "contingency 'projector-fails' has detect/verify steps that are not "
+                                            "checks (The projector shows nothing), so it cannot be timed "
+                                            "automatically; print it with `runbook checklist projector-fails`\n")

@@ -24,9 +24,11 @@ from k2local.lifecycle import log, stop_event
 from k2local.synth import RandomWalk, Trade
 
 MAX_PENDING = 100_000  # cap the backlog so a long outage cannot exhaust memory
-COMPACT_EVERY_BATCHES = 300
+COMPACT_EVERY_BATCHES = 60
 COMPACT_MAX_FILES = 200
-KEEP_SNAPSHOTS_S = 3600.0
+# Time travel in the demo goes minutes back, not hours; every kept snapshot makes each
+# one-second commit rewrite a larger metadata file.
+KEEP_SNAPSHOTS_S = 300.0
 
 
 def utcnow_naive() -> datetime:
