@@ -7,6 +7,7 @@ Markdown, HTML and JUnit views cannot disagree about what happened.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from typing import Any
 
 from runbook_engine.durations import format_duration
 from runbook_engine.journal import RunJournal, SectionResult, StepResult
+from runbook_engine.report.comparison import ComparisonView, build_comparison
 
 # The engine already redacts and trims (4000 characters, 50 items); a report shows less,
 # and less still for a step that passed (its expectations already say what was seen).
@@ -188,9 +190,16 @@ class ReportView:
     def timeline(self) -> Timeline:
         return build_timeline(self.journal)
 
+    @functools.cached_property
+    def comparison(self) -> ComparisonView | None:
+        data = self.journal.extra.get("comparison")
+        return None if data is None else build_comparison(data, self.journal.started_at)
+
     @property
     def extra_tables(self) -> list[Table]:
-        return extra_tables(self.journal.extra)
+        # The comparison has a section of its own; only data it cannot read is shown raw.
+        skip = {"comparison"} if self.comparison is not None else set()
+        return extra_tables({k: v for k, v in self.journal.extra.items() if k not in skip})
 
 
 def _step_view(step: StepResult, number: int, run_start: datetime) -> StepView:
