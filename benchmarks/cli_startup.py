@@ -22,7 +22,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR = "import typer, rich, pydantic, yaml, jinja2"
-EAGER = FLOOR + "; import duckdb, pyiceberg.catalog.sql, docker, ansible_runner, httpx, pyarrow, prometheus_client"
+EAGER = (
+    FLOOR
+    + "; import duckdb, pyiceberg.catalog.sql, docker, ansible_runner, httpx, pyarrow, prometheus_client"
+)
 
 
 def median_s(cmd: list[str], runs: int) -> float:
@@ -53,8 +56,10 @@ def main() -> None:
         print(f"{name:<{width}}  {secs * 1000:7.0f} ms")
     eager = results["baseline: eager heavy imports"]
     validate = results["runbook validate (the K2 runbooks)"]
-    print(f"\nvalidate is {eager / validate:.1f}x faster than importing the integrations eagerly "
-          f"({eager * 1000:.0f} ms -> {validate * 1000:.0f} ms)")
+    print(
+        f"\nvalidate is {eager / validate:.1f}x faster than importing the integrations eagerly "
+        f"({eager * 1000:.0f} ms -> {validate * 1000:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,10 @@ def runbook(url: str, steps: int, parallel: bool) -> str:
     body = "\n".join(
         f"      - {{name: Check {i}, check: http, with: {{url: '{url}/health'}}}}" for i in range(steps)
     )
-    return (f"kind: runbook\nname: bench\nsections:\n  - name: Checks\n    parallel: {str(parallel).lower()}\n"
-            f"    max_parallel: 8\n    steps:\n{body}\n")
+    return (
+        f"kind: runbook\nname: bench\nsections:\n  - name: Checks\n    parallel: {str(parallel).lower()}\n"
+        f"    max_parallel: 8\n    steps:\n{body}\n"
+    )
 
 
 def timed(url: str, steps: int, parallel: bool) -> float:
