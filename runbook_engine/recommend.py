@@ -8,7 +8,8 @@ Two kinds of evidence, strongest first:
    the same step id, or the same plugin aimed at the same target (URL without its query,
    host and port, path, table, query...).
 
-Ranked by confirmed first, then by the number of matched failures, then by the order of
+Ranked by confirmation (a detect check that failed beats one that could not check at all,
+which may be load), then by the number of matched failures, then by the order of
 `on_no_go`.
 """
 
@@ -73,15 +74,20 @@ def _detect_targets(step: Step, data: TemplateData | None) -> tuple[Any, ...] | 
 Probe = Callable[[Step, TemplateData], StepResult]
 
 
-def _confirmed(probe: Probe | None, detect: list[Step], cdata: TemplateData | None) -> bool | None:
-    """Run the detect checks once; True when any of them does not pass (scenario seen)."""
+def _confirmed(probe: Probe | None, detect: list[Step], cdata: TemplateData | None) -> int | None:
+    """Run the detect checks once: 2 when one failed (the scenario is seen), 1 when one only
+    could not check (an error: weaker evidence, it may be load), 0 when all passed."""
     checks = [d for d in detect if d.kind == "check"]
     if probe is None or cdata is None or not checks:
         return None
     with ThreadPoolExecutor(max_workers=min(8, len(checks)), thread_name_prefix="probe") as pool:
         results = list(pool.map(lambda d: probe(d, cdata), checks))
     ran = [r for r in results if r.outcome != "skipped"]  # `when:` false: not this environment
-    return any(r.outcome != "passed" for r in ran) if ran else None
+    if not ran:
+        return None
+    if any(r.outcome == "failed" for r in ran):
+        return 2
+    return 1 if any(r.outcome != "passed" for r in ran) else 0
 
 
 def rank_contingencies(
@@ -104,14 +110,14 @@ def rank_contingencies(
             if sid in detect_ids or (t is not None and t in detect_targets)
         ]
         first = next((s.title for s in c.recover), None)
-        confirmed = _confirmed(probe, c.detect, cdata)
+        strength = _confirmed(probe, c.detect, cdata)
         rec = Recommendation(
             name=c.name,
             title=c.title or c.name,
             rto_s=c.rto,
             first_step=first,
             matched=matched,
-            confirmed=confirmed,
+            confirmed=None if strength is None else strength > 0,
         )
-        scored.append((0 if confirmed else 1, -len(matched), order, rec))
+        scored.append((-(strength or 0), -len(matched), order, rec))
     return [t[-1] for t in sorted(scored, key=lambda t: t[:3])]

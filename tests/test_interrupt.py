@@ -38,7 +38,8 @@ sections:
     steps = [s for sec in journal["sections"] for s in sec["steps"]]
     assert journal["status"] == "interrupted"
     assert journal["reasons"][0] == "the run was interrupted"
-    assert [(s["name"], s["outcome"]) for s in steps] == [("Quick", "passed"), ("Long", "error"), ("Never", "pending")]
+    assert [(s["name"], s["outcome"]) for s in steps] == [("Quick", "passed"), ("Long", "error"), ("Never", "skipped")]
+    assert steps[2]["message"] == "not run: the run was interrupted"
     child = int(pidfile.read_text())
     try:
         stat = Path(f"/proc/{child}/stat").read_text()

@@ -430,10 +430,24 @@ def test_break_feed_stop_and_heal(stack: Stack) -> None:
 def test_break_api_crash_and_heal(stack: Stack) -> None:
     """api-crash kills the API: connections are refused until heal restarts it."""
     assert cli(stack.home, "break", "api-crash").returncode == 0
-    with pytest.raises(ConnectionRefusedError):
-        request(stack.port, "/health", key=None)
-    assert stack.status()[1]["processes"]["api"]["running"] is False
-    assert cli(stack.home, "heal", "api-crash").returncode == 0
+    try:
+        # Seen once on a loaded CI machine: one connection reset instead of refused right
+        # after the kill. What matters is that connections are refused from then on.
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                request(stack.port, "/health", key=None, timeout=2)
+            except ConnectionRefusedError:
+                break
+            except (ConnectionResetError, TimeoutError):
+                assert time.monotonic() < deadline, "connections were never refused after api-crash"
+                time.sleep(0.2)
+            else:
+                raise AssertionError("the API still answers after api-crash")
+        assert stack.status()[1]["processes"]["api"]["running"] is False
+    finally:
+        # Heal even on failure: the other tests share this stack.
+        assert cli(stack.home, "heal", "api-crash").returncode == 0
     stack.wait_healthy()
     assert stack.status()[0] == 0
 
