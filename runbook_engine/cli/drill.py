@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,25 +26,32 @@ HistoryOpt = Annotated[
     Path | None,
     typer.Option("--history", help="History folder (default .runbook/history or $RUNBOOK_HISTORY)."),
 ]
+VerifyTimeoutOpt = Annotated[
+    str | None,
+    typer.Option("--verify-timeout", help="Give up verifying after this (default 3x RTO, at least 30s)."),
+]
 NoHistoryOpt = Annotated[bool, typer.Option("--no-history", help="Do not record this in the history.")]
 
 
-def _run_contingency(
-    names: list[str],
-    inject: bool,
-    env: str | None,
-    var: list[str] | None,
-    yes: bool,
-    report: list[Path] | None,
-    poll: str,
-    detect_timeout: str | None,
-    verify_timeout: str | None,
-    operator: str | None,
-    quiet: bool,
-    directory: Path | None,
-    history: Path | None,
-    no_history: bool,
-) -> list[Any]:
+@dataclass(frozen=True)
+class DrillArgs:
+    """The options drill and recover share, as the user gave them."""
+
+    env: str | None
+    var: list[str] | None
+    yes: bool
+    report: list[Path] | None
+    poll: str
+    detect_timeout: str | None
+    verify_timeout: str | None
+    operator: str | None
+    quiet: bool
+    directory: Path | None
+    history: Path | None
+    no_history: bool
+
+
+def _run_contingency(names: list[str], inject: bool, a: DrillArgs) -> list[Any]:
     from runbook_engine.console import ConsoleView, TerminalInteraction
     from runbook_engine.drill import Drill, DrillOptions
     from runbook_engine.history.recorder import open_recorder
@@ -51,29 +59,29 @@ def _run_contingency(
     from runbook_engine.report import check_report_paths, write_report
     from runbook_engine.runner import Runner, RunOptions
 
-    reports = list(report or [])
+    reports = list(a.report or [])
     check_report_paths(reports)
     if len(names) > 1 and reports:
         raise UserError("--report names one file; with --all, run drills one by one to get a report each")
-    lib = _library(directory)
+    lib = _library(a.directory)
     out = console()
-    who = operator or os.environ.get("RUNBOOK_OPERATOR") or None
+    who = a.operator or os.environ.get("RUNBOOK_OPERATOR") or None
     options = DrillOptions(
         inject=inject,
-        poll=_parse_duration_option("--poll", poll) or 0.25,
-        detect_timeout=_parse_duration_option("--detect-timeout", detect_timeout)
+        poll=_parse_duration_option("--poll", a.poll) or 0.25,
+        detect_timeout=_parse_duration_option("--detect-timeout", a.detect_timeout)
         or (60.0 if inject else 10.0),
-        verify_timeout=_parse_duration_option("--verify-timeout", verify_timeout),
+        verify_timeout=_parse_duration_option("--verify-timeout", a.verify_timeout),
     )
     journals = []
     for name in names:
-        view = ConsoleView(out, quiet=quiet)
+        view = ConsoleView(out, quiet=a.quiet)
         interactive = sys.stdin.isatty() and out.is_terminal
         interaction: Interaction | None = (
             TerminalInteraction(out, view, who or _login()) if interactive else None
         )
-        opts = RunOptions(environment=env, vars=_parse_vars(var or []), yes=yes, operator=who)
-        recorder = open_recorder(lib.project_dir, history, enabled=not no_history)
+        opts = RunOptions(environment=a.env, vars=_parse_vars(a.var or []), yes=a.yes, operator=who)
+        recorder = open_recorder(lib.project_dir, a.history, enabled=not a.no_history)
         runner = Runner(
             lib, opts, observers=[view, *([recorder] if recorder else [])], interaction=interaction
         )
@@ -81,7 +89,7 @@ def _run_contingency(
         journals.append(journal)
         for path in reports:
             write_report(journal, path)
-            if not quiet:
+            if not a.quiet:
                 out.print(f"report: {path}")
         if journal.status == "interrupted":
             raise typer.Exit(EXIT_INTERRUPTED)
@@ -104,10 +112,7 @@ def drill(
     detect_timeout: Annotated[
         str | None, typer.Option("--detect-timeout", help="Give up detecting after this (default 60s).")
     ] = None,
-    verify_timeout: Annotated[
-        str | None,
-        typer.Option("--verify-timeout", help="Give up verifying after this (default 3x RTO, at least 30s)."),
-    ] = None,
+    verify_timeout: VerifyTimeoutOpt = None,
     operator: Annotated[str | None, typer.Option("--operator", help="Who runs the drill.")] = None,
     quiet: QuietOpt = False,
     history: HistoryOpt = None,
@@ -122,22 +127,7 @@ def drill(
     )
     if not names:
         raise UserError("no contingency has inject: steps to drill")
-    journals = _run_contingency(
-        names,
-        True,
-        env,
-        var,
-        yes,
-        report,
-        poll,
-        detect_timeout,
-        verify_timeout,
-        operator,
-        quiet,
-        directory,
-        history,
-        no_history,
-    )
+    journals = _run_contingency(names, True, DrillArgs(**_shared(locals())))
     if all_:
         _print_table(journals)
     raise typer.Exit(0 if all(j.verdict == "GO" for j in journals) else 1)
@@ -154,10 +144,7 @@ def recover(
     detect_timeout: Annotated[
         str | None, typer.Option("--detect-timeout", help="How long to look for the scenario (default 10s).")
     ] = None,
-    verify_timeout: Annotated[
-        str | None,
-        typer.Option("--verify-timeout", help="Give up verifying after this (default 3x RTO, at least 30s)."),
-    ] = None,
+    verify_timeout: VerifyTimeoutOpt = None,
     operator: Annotated[str | None, typer.Option("--operator", help="Who runs the recovery.")] = None,
     quiet: QuietOpt = False,
     history: HistoryOpt = None,
@@ -165,23 +152,13 @@ def recover(
     directory: DirOpt = None,
 ) -> None:
     """Recover from a contingency on the live system: detect, recover, verify, timed against the RTO."""
-    journals = _run_contingency(
-        [name],
-        False,
-        env,
-        var,
-        yes,
-        report,
-        poll,
-        detect_timeout,
-        verify_timeout,
-        operator,
-        quiet,
-        directory,
-        history,
-        no_history,
-    )
+    journals = _run_contingency([name], False, DrillArgs(**_shared(locals())))
     raise typer.Exit(0 if journals[0].verdict == "GO" else 1)
+
+
+def _shared(given: dict[str, Any]) -> dict[str, Any]:
+    """The shared options out of a command's parameters."""
+    return {f: given[f] for f in DrillArgs.__dataclass_fields__}
 
 
 def _print_table(journals: list[Any]) -> None:
