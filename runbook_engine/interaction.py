@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -39,3 +40,11 @@ class NoInteraction:
 
     def confirm_decision(self, verdict: str, summary: str) -> str | None:
         return None
+
+
+def login_name() -> str:
+    """Who is running this, as the system knows them (the default operator)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "operator"

@@ -6,7 +6,6 @@ person (manual steps, destructive confirmations) goes through an Interaction obj
 
 from __future__ import annotations
 
-import getpass
 import secrets as pysecrets
 import socket
 import threading
@@ -32,7 +31,7 @@ from runbook_engine.events import (
 )
 from runbook_engine.expr import ExpressionError, is_template, render
 from runbook_engine.gate import hold, once_result
-from runbook_engine.interaction import Interaction, NoInteraction
+from runbook_engine.interaction import Interaction, NoInteraction, login_name
 from runbook_engine.journal import RunJournal, SectionResult, StepResult
 from runbook_engine.loader import Library
 from runbook_engine.plugin import StepError
@@ -114,7 +113,7 @@ class Runner:
             budget_s=getattr(doc, "budget", None),
             started_at=now_utc(),
             host=socket.gethostname(),
-            user=self.options.operator or _user(),
+            user=self.options.operator or login_name(),
             engine_version=__version__,
             dry_run=self.options.dry_run,
         )
@@ -420,13 +419,6 @@ class Runner:
                 return
         outputs = executor.run(step, plugin, sr)
         data.steps[sr.id] = outputs
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _ignore(_attempt: int, _message: str) -> None:

@@ -130,7 +130,7 @@ def run(
     """Run a runbook and decide GO / NO-GO (exit 0 GO, 1 NO-GO)."""
     from runbook_engine.console import ConsoleView, TerminalInteraction
     from runbook_engine.history.recorder import open_recorder
-    from runbook_engine.interaction import Interaction
+    from runbook_engine.interaction import Interaction, login_name
     from runbook_engine.report import check_report_paths, write_report
     from runbook_engine.runner import Runner, RunOptions
 
@@ -152,7 +152,9 @@ def run(
         stable_for=_parse_duration_option("--stable-for", stable_for),
     )
     interactive = sys.stdin.isatty() and out.is_terminal
-    interaction: Interaction | None = TerminalInteraction(out, view, who or _login()) if interactive else None
+    interaction: Interaction | None = (
+        TerminalInteraction(out, view, who or login_name()) if interactive else None
+    )
     recorder = open_recorder(lib.project_dir, history, enabled=not no_history)
     runner = Runner(lib, opts, observers=[view, *([recorder] if recorder else [])], interaction=interaction)
     journal = runner.run(name)
@@ -176,15 +178,6 @@ def _parse_duration_option(flag: str, text: str | None) -> float | None:
         return parse_duration(text)
     except ValueError as exc:
         raise UserError(f"{flag}: {exc}") from None
-
-
-def _login() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "operator"
 
 
 @app.command()

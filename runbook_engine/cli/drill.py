@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from runbook_engine.cli.app import DirOpt, app, console
-from runbook_engine.cli.core import _library, _login, _parse_duration_option, _parse_event, _parse_vars
+from runbook_engine.cli.core import _library, _parse_duration_option, _parse_event, _parse_vars
 from runbook_engine.errors import EXIT_INTERRUPTED, UserError
 
 EnvOpt = Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")]
@@ -55,7 +55,7 @@ def _run_contingency(names: list[str], inject: bool, a: DrillArgs) -> list[Any]:
     from runbook_engine.console import ConsoleView, TerminalInteraction
     from runbook_engine.drill import Drill, DrillOptions
     from runbook_engine.history.recorder import open_recorder
-    from runbook_engine.interaction import Interaction
+    from runbook_engine.interaction import Interaction, login_name
     from runbook_engine.report import check_report_paths, write_report
     from runbook_engine.runner import Runner, RunOptions
 
@@ -78,7 +78,7 @@ def _run_contingency(names: list[str], inject: bool, a: DrillArgs) -> list[Any]:
         view = ConsoleView(out, quiet=a.quiet)
         interactive = sys.stdin.isatty() and out.is_terminal
         interaction: Interaction | None = (
-            TerminalInteraction(out, view, who or _login()) if interactive else None
+            TerminalInteraction(out, view, who or login_name()) if interactive else None
         )
         opts = RunOptions(environment=a.env, vars=_parse_vars(a.var or []), yes=a.yes, operator=who)
         recorder = open_recorder(lib.project_dir, a.history, enabled=not a.no_history)
