@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,11 +147,14 @@ def _sections(k2: K2Project, name: str) -> list[dict[str, Any]]:
 def test_stopped_feed_makes_t_minus_30m_no_go_naming_the_stream_contingency(k2: K2Project) -> None:
     """With the feed stopped, T-30m is NO-GO and recommends the stream contingency first."""
     assert k2.k2("break", "feed-stop").returncode == 0
+    # The stream contingency's detect check looks at the last 5 seconds of trades: let the
+    # stall become visible, as it would be by the time anyone runs T-30m.
+    time.sleep(6)
     try:
         code, out, journal = k2.runbook("run", "t-minus-30m", "--confirm-manual")
         assert journal is not None, out
         assert (code, journal["verdict"]) == (1, "NO-GO"), out
-        assert journal["recommended"][0]["name"] == "stream-not-ingesting"
+        assert journal["recommended"][0]["name"] == "stream-not-ingesting", (journal["recommended"], out)
         assert journal["recommended"][0]["confirmed"] is True  # its detect check saw the stall
         assert "contingency stream-not-ingesting" in out
     finally:
