@@ -72,11 +72,7 @@ class Drill:
         loaded = self.runner.lib.contingencies[name]
         r = self.runner
         data = r.prepare(c)
-        if (
-            self.options.inject
-            and not (r.options.yes or r.options.dry_run)
-            and not getattr(r.interaction, "interactive", False)
-        ):
+        if self.options.inject and not (r.options.yes or r.options.dry_run) and not r.interaction.interactive:
             raise UserError(
                 f"a drill breaks the environment on purpose ({len(c.inject)} inject steps); "
                 "pass --yes to allow it (or run in a terminal to be asked)"

@@ -1,4 +1,6 @@
-"""Go/no-go gates that hold over time: after a first full pass, the critical checks are
+"""Go/no-go gates: the stability window, the readiness score and the recorded decision.
+
+Gates that hold over time: after a first full pass, the critical checks are
 re-run every `interval` and must hold for `stable_for` without a break.
 
 A flap (any critical check not passing) restarts the window and is recorded with what it
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from runbook_engine.events import GateProgress
 from runbook_engine.journal import RunJournal, StepResult
+from runbook_engine.score import compute_score
 from runbook_engine.spec import Gate, Runbook, Step
 
 if TYPE_CHECKING:
@@ -108,3 +111,51 @@ def once_result(step: Step) -> StepResult:
     return StepResult(
         id=step.step_id, name=step.title, kind=step.kind, plugin=step.plugin, severity=step.severity
     )
+
+
+def judge(runner: Runner, doc: Runbook, journal: RunJournal, data: TemplateData) -> list[str]:
+    """Stability window and readiness score, for runbooks that are a decision."""
+    reasons: list[str] = []
+    if runner.options.dry_run or journal.status != "finished":
+        return reasons
+    gate = doc.gate
+    weighted = any(s.weight != 1.0 for s in doc.steps())
+    if gate is None and not weighted:
+        return reasons
+    if gate is not None:
+        stable_for = runner.options.stable_for if runner.options.stable_for is not None else gate.stable_for
+        if journal.verdict == "GO" and stable_for > 0:
+            why = hold(runner, doc, gate, journal, data, stable_for)
+            if why:
+                reasons.append(why)
+    score = compute_score(journal, gate.pass_score if gate else None)
+    journal.extra["score"] = score
+    if not score["passed"]:
+        reasons.append(f"readiness score {score['score']:g} is below the pass score {score['pass_score']:g}")
+    return reasons
+
+
+def record_decision(runner: Runner, journal: RunJournal) -> None:
+    """Who confirmed the verdict, when, how, and on which evidence."""
+    summary = f"{journal.runbook}: {journal.verdict}"
+    with runner.ask_lock:
+        name = runner.interaction.confirm_decision(journal.verdict or "", summary)
+    how = (
+        "terminal"
+        if name
+        else ("unconfirmed" if not runner.options.operator else runner.options.operator_source)
+    )
+    score = journal.extra.get("score", {})
+    journal.extra["decision"] = {
+        "verdict": journal.verdict,
+        "confirmed_by": name or runner.options.operator,
+        "confirmed_at": datetime.now(UTC).isoformat(),
+        "how": how,
+        "evidence": {
+            "run_id": journal.run_id,
+            "score": score.get("score"),
+            "reasons": list(journal.reasons),
+            "flaps": len(journal.extra.get("gate", {}).get("flaps", [])),
+            "steps": journal.counts(),
+        },
+    }

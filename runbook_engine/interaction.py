@@ -19,6 +19,9 @@ class ManualAnswer:
 
 
 class Interaction(Protocol):
+    interactive: bool
+    """True when a person can be asked (a terminal)."""
+
     def ask_manual(self, step: StepResult, text: str) -> ManualAnswer | None:
         """The person's answer, or None when nobody can be asked (no terminal)."""
 
@@ -31,6 +34,8 @@ class Interaction(Protocol):
 
 class NoInteraction:
     """For runs without a terminal: nobody to ask."""
+
+    interactive = False
 
     def ask_manual(self, step: StepResult, text: str) -> ManualAnswer | None:
         return None

@@ -30,13 +30,12 @@ from runbook_engine.events import (
     StepStarted,
 )
 from runbook_engine.expr import ExpressionError, is_template, render
-from runbook_engine.gate import hold, once_result
+from runbook_engine.gate import judge, once_result, record_decision
 from runbook_engine.interaction import Interaction, NoInteraction, login_name
 from runbook_engine.journal import RunJournal, SectionResult, StepResult
 from runbook_engine.loader import Library
 from runbook_engine.plugin import StepError
 from runbook_engine.recommend import rank_contingencies
-from runbook_engine.score import compute_score
 from runbook_engine.spec import Contingency, Runbook, Section, Step
 from runbook_engine.stepexec import StepExecutor
 from runbook_engine.timeline import run_timing
@@ -78,7 +77,7 @@ class Runner:
         self.interaction: Interaction = interaction or NoInteraction()
         self.cancel = threading.Event()
         self._emit_lock = threading.Lock()
-        self._ask_lock = threading.Lock()
+        self.ask_lock = threading.Lock()
         self.results: dict[str, StepResult] = {}
         self.run_dir = lib.project_dir / ".runbook" / "runs" / "unnamed"
 
@@ -153,7 +152,7 @@ class Runner:
                 if sr.started_at is None:
                     sr.outcome, sr.message = "skipped", "not run: the run was interrupted"
         decide(journal)
-        more_reasons = self.judge_gate(doc, journal, data)
+        more_reasons = judge(self, doc, journal, data)
         journal.finished_at = now_utc()
         journal.duration_s = time.monotonic() - started
         decide(journal, more_reasons)
@@ -162,57 +161,9 @@ class Runner:
                 self.lib, doc.on_no_go, journal, data, probe=self.check_once
             )
         if doc.gate is not None and not self.options.dry_run and journal.status == "finished":
-            self.record_decision(journal)
+            record_decision(self, journal)
         self.emit(RunFinished(journal))
         return journal
-
-    def judge_gate(self, doc: Runbook, journal: RunJournal, data: TemplateData) -> list[str]:
-        """Stability window and readiness score, for runbooks that are a decision."""
-        reasons: list[str] = []
-        if self.options.dry_run or journal.status != "finished":
-            return reasons
-        gate = doc.gate
-        weighted = any(s.weight != 1.0 for s in doc.steps())
-        if gate is None and not weighted:
-            return reasons
-        if gate is not None:
-            stable_for = self.options.stable_for if self.options.stable_for is not None else gate.stable_for
-            if journal.verdict == "GO" and stable_for > 0:
-                why = hold(self, doc, gate, journal, data, stable_for)
-                if why:
-                    reasons.append(why)
-        score = compute_score(journal, gate.pass_score if gate else None)
-        journal.extra["score"] = score
-        if not score["passed"]:
-            reasons.append(
-                f"readiness score {score['score']:g} is below the pass score {score['pass_score']:g}"
-            )
-        return reasons
-
-    def record_decision(self, journal: RunJournal) -> None:
-        """Who confirmed the verdict, when, how, and on which evidence."""
-        summary = f"{journal.runbook}: {journal.verdict}"
-        with self._ask_lock:
-            name = self.interaction.confirm_decision(journal.verdict or "", summary)
-        how = (
-            "terminal"
-            if name
-            else ("unconfirmed" if not self.options.operator else self.options.operator_source)
-        )
-        score = journal.extra.get("score", {})
-        journal.extra["decision"] = {
-            "verdict": journal.verdict,
-            "confirmed_by": name or self.options.operator,
-            "confirmed_at": now_utc().isoformat(),
-            "how": how,
-            "evidence": {
-                "run_id": journal.run_id,
-                "score": score.get("score"),
-                "reasons": list(journal.reasons),
-                "flaps": len(journal.extra.get("gate", {}).get("flaps", [])),
-                "steps": journal.counts(),
-            },
-        }
 
     def check_once(self, step: Step, data: TemplateData) -> StepResult:
         """One attempt of a check, outside the journal's sections (gate re-checks)."""
@@ -237,7 +188,7 @@ class Runner:
 
     def refuse_unconfirmable_destructive(self, steps: list[Step], data: TemplateData) -> None:
         """Without --yes and without a person to ask, a destructive runbook does not start."""
-        if self.options.yes or self.options.dry_run or getattr(self.interaction, "interactive", False):
+        if self.options.yes or self.options.dry_run or self.interaction.interactive:
             return
         names = [s.title for s in steps if self.is_destructive(s, data)]
         if names:
@@ -363,7 +314,7 @@ class Runner:
         if self.options.dry_run:
             sr.outcome, sr.message = "skipped", "dry run: a person confirms this step"
             return
-        with self._ask_lock:
+        with self.ask_lock:
             answer = self.interaction.ask_manual(sr, sr.name)
         if answer is None:
             if self.options.confirm_manual:
@@ -407,7 +358,7 @@ class Runner:
                 sr.outcome, sr.message = "skipped", "dry run (shown unrendered: uses earlier steps' outputs)"
             return
         if destructive and not self.options.yes:
-            with self._ask_lock:
+            with self.ask_lock:
                 try:
                     _, args = executor.render_args(step, plugin)
                 except StepError:
