@@ -42,6 +42,7 @@ from k2local import faults, health
 from k2local.home import DEFAULT_PORT, FAULT_METRICS_EMPTY, Home, resolve_home
 from k2local.lifecycle import log, stop_event
 from k2local.metrics import ApiMetrics
+from k2local.scancache import ScanCache
 
 ENDPOINTS = (
     "/health",
@@ -138,10 +139,7 @@ class K2Api:
         # metadata loads, scans then run in parallel on their own objects.
         self._lock = threading.Lock()
         self.metrics = ApiMetrics(self.observe)
-        self._cache_lock = threading.Lock()
-        self._file_rows: dict[str, Any] = {}
-        self._cached_snapshot: int | None = None
-        self._cached_table: Any = None
+        self._scans = ScanCache()
 
     # -- sources -------------------------------------------------------
     def table(self) -> Any:
@@ -155,44 +153,7 @@ class K2Api:
         table = self.table()
         if snapshot_id is not None:
             return table.scan(snapshot_id=snapshot_id).to_arrow()
-        return self._current(table)
-
-    def _current(self, table: Any) -> Any:
-        """The current snapshot as Arrow, reading only data files not read before.
-
-        The feed commits a small file every second, so a full scan per request would
-        re-read every file each time and slow down as the day goes on. Files are
-        immutable in Iceberg: keep each one's rows, keyed by path, and read only new
-        ones; files that left the snapshot (overwrite, compaction) are dropped.
-        """
-        import pyarrow as pa
-        from pyiceberg.io.pyarrow import ArrowScan
-
-        snap = table.current_snapshot()
-        if snap is None:
-            return table.scan().to_arrow()
-        with self._cache_lock:
-            if self._cached_snapshot == snap.snapshot_id:
-                return self._cached_table
-        scan = table.scan()
-        tasks = list(scan.plan_files())
-        if any(t.delete_files for t in tasks):  # row-level deletes: let pyiceberg apply them
-            return scan.to_arrow()
-        with self._cache_lock:
-            known = dict(self._file_rows)
-        new = [t for t in tasks if t.file.file_path not in known]
-        if new:
-            fresh = ArrowScan(
-                table.metadata, table.io, scan.projection(), scan.row_filter, scan.case_sensitive
-            )
-            for task in new:
-                known[task.file.file_path] = fresh.to_table([task])
-        parts = [known[t.file.file_path] for t in tasks]
-        data = pa.concat_tables(parts) if parts else scan.to_arrow()
-        with self._cache_lock:
-            self._file_rows = {t.file.file_path: known[t.file.file_path] for t in tasks}
-            self._cached_snapshot, self._cached_table = snap.snapshot_id, data
-        return data
+        return self._scans.current(table)
 
     # -- dispatch ------------------------------------------------------
     def handle(
