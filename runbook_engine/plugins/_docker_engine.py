@@ -6,10 +6,11 @@ container's inspect data into the plain facts the plugins report.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -170,3 +171,16 @@ def least_healthy(facts: Iterable[Mapping[str, Any]]) -> Mapping[str, Any]:
     """The least healthy container; ties go to the first by name."""
     ordered = sorted(facts, key=lambda f: str(f["name"]))
     return max(ordered, key=badness)
+
+
+@contextlib.contextmanager
+def calls(client: Any, host: str | None) -> Iterator[Any]:
+    """Engine calls on `client`: a failed call becomes one clear StepError; the client is closed."""
+    try:
+        yield client
+    except StepError:
+        raise
+    except api_errors() as exc:
+        raise call_failed(host, exc) from None
+    finally:
+        client.close()

@@ -110,7 +110,7 @@ def run(spec: Spec, ctx: Context) -> Outputs:
     except StepError as exc:
         last = stderr.strip().splitlines()[-1:] or ["(nothing)"]
         raise StepError(f"{exc}; {tool} {spec.command} exited {exit_code}: {last[0]}") from None
-    try:
+    with engine.calls(client, spec.host):
         if spec.wait and exit_code == 0:
             ready, waited = _wait(client, project, expected, ctx)
             outputs |= {"ready": ready, "waited_s": round(waited, 3)}
@@ -118,12 +118,6 @@ def run(spec: Spec, ctx: Context) -> Outputs:
         elif spec.wait:
             outputs["ready"] = False
         return outputs | compose.project_state(client, project, expected, ctx.log)
-    except StepError:
-        raise
-    except engine.api_errors() as exc:
-        raise engine.call_failed(spec.host, exc) from None
-    finally:
-        client.close()
 
 
 def _command_args(spec: Spec) -> list[str]:

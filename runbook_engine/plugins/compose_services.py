@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from runbook_engine.plugin import Context, Outputs, StepError
+from runbook_engine.plugin import Context, Outputs
 from runbook_engine.plugins import _compose_project as compose
 from runbook_engine.plugins import _docker_engine as engine
 
@@ -36,12 +36,5 @@ def run(spec: Spec, ctx: Context) -> Outputs:
         unknown = sorted(set(expected) - set(files.default_services()))
         if unknown:
             ctx.log(f"not started by default from the compose file: {', '.join(unknown)}")
-    client = engine.connect(spec.host, ctx)
-    try:
+    with engine.calls(engine.connect(spec.host, ctx), spec.host) as client:
         return compose.project_state(client, project, expected, ctx.log)
-    except StepError:
-        raise
-    except engine.api_errors() as exc:
-        raise engine.call_failed(spec.host, exc) from None
-    finally:
-        client.close()

@@ -107,15 +107,8 @@ def since_timestamp(text: str, now: float) -> float:
 
 
 def run(spec: Spec, ctx: Context) -> Outputs:
-    client = engine.connect(spec.host, ctx)
-    try:
+    with engine.calls(engine.connect(spec.host, ctx), spec.host) as client:
         return _look(client, spec, ctx)
-    except StepError:
-        raise
-    except engine.api_errors() as exc:
-        raise engine.call_failed(spec.host, exc) from None
-    finally:
-        client.close()
 
 
 def _look(client: Any, spec: Spec, ctx: Context) -> Outputs:

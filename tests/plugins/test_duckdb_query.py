@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,6 +13,7 @@ from pydantic import ValidationError
 from runbook_engine.plugin import StepError
 from runbook_engine.plugins import duckdb_query
 from runbook_engine.testing import make_context, run_plugin
+from tests.support.imports import loaded_after_import
 
 
 def _connect(path: Path | str = ":memory:", read_only: bool = False) -> Any:
@@ -47,11 +46,14 @@ def _count_orders(path: Path) -> int:
 
 def test_positional_params_give_rows_value_columns_and_count(orders_db: Path) -> None:
     """`?` placeholders are bound from a list; rows, value, columns and row_count match."""
-    out = run_plugin(duckdb_query, {
-        "database": str(orders_db),
-        "sql": "SELECT id, amount, status FROM orders WHERE id <= ? AND status = ? ORDER BY id",
-        "params": [10, "open"],
-    })
+    out = run_plugin(
+        duckdb_query,
+        {
+            "database": str(orders_db),
+            "sql": "SELECT id, amount, status FROM orders WHERE id <= ? AND status = ? ORDER BY id",
+            "params": [10, "open"],
+        },
+    )
     assert out["rows"] == [
         {"id": 5, "amount": 7.5, "status": "open"},
         {"id": 10, "amount": 15.0, "status": "open"},
@@ -65,11 +67,14 @@ def test_positional_params_give_rows_value_columns_and_count(orders_db: Path) ->
 
 def test_named_params_are_bound_from_a_mapping(orders_db: Path) -> None:
     """`$name` placeholders are bound from a mapping (a leading $ in the key is allowed)."""
-    out = run_plugin(duckdb_query, {
-        "database": str(orders_db),
-        "sql": "SELECT count(*) AS n FROM orders WHERE status = $status AND id > $after",
-        "params": {"status": "paid", "$after": 200},
-    })
+    out = run_plugin(
+        duckdb_query,
+        {
+            "database": str(orders_db),
+            "sql": "SELECT count(*) AS n FROM orders WHERE status = $status AND id > $after",
+            "params": {"status": "paid", "$after": 200},
+        },
+    )
     assert out["rows"] == [{"n": 40}]
     assert out["value"] == 40
     assert out["row_count"] == 1
@@ -77,11 +82,14 @@ def test_named_params_are_bound_from_a_mapping(orders_db: Path) -> None:
 
 def test_values_are_not_pasted_into_sql(orders_db: Path) -> None:
     """A bound value that looks like SQL is compared as text, never executed."""
-    out = run_plugin(duckdb_query, {
-        "database": str(orders_db),
-        "sql": "SELECT count(*) FROM orders WHERE status = ?",
-        "params": ["paid' OR '1'='1"],
-    })
+    out = run_plugin(
+        duckdb_query,
+        {
+            "database": str(orders_db),
+            "sql": "SELECT count(*) FROM orders WHERE status = ?",
+            "params": ["paid' OR '1'='1"],
+        },
+    )
     assert out["value"] == 0
 
 
@@ -91,9 +99,14 @@ def test_rows_are_capped_but_row_count_is_true(orders_db: Path) -> None:
     assert len(out["rows"]) == 100
     assert out["rows"][-1] == {"id": 100}
     assert out["row_count"] == 250
-    capped = run_plugin(duckdb_query, {
-        "database": str(orders_db), "sql": "SELECT id FROM orders ORDER BY id DESC", "max_rows": 0,
-    })
+    capped = run_plugin(
+        duckdb_query,
+        {
+            "database": str(orders_db),
+            "sql": "SELECT id FROM orders ORDER BY id DESC",
+            "max_rows": 0,
+        },
+    )
     assert capped["rows"] == []
     assert capped["row_count"] == 250
     assert capped["value"] == 250
@@ -101,9 +114,13 @@ def test_rows_are_capped_but_row_count_is_true(orders_db: Path) -> None:
 
 def test_empty_result_has_columns_and_null_value(orders_db: Path) -> None:
     """No rows: rows [], row_count 0, value null, columns still listed."""
-    out = run_plugin(duckdb_query, {
-        "database": str(orders_db), "sql": "SELECT id, status FROM orders WHERE id < 0",
-    })
+    out = run_plugin(
+        duckdb_query,
+        {
+            "database": str(orders_db),
+            "sql": "SELECT id, status FROM orders WHERE id < 0",
+        },
+    )
     assert out["rows"] == []
     assert out["row_count"] == 0
     assert out["value"] is None
@@ -112,19 +129,32 @@ def test_empty_result_has_columns_and_null_value(orders_db: Path) -> None:
 
 def test_non_json_types_become_plain_values() -> None:
     """Decimal, timestamps, dates, UUID, blobs, intervals, NaN, lists and structs are converted."""
-    out = run_plugin(duckdb_query, {
-        "database": ":memory:",
-        "sql": "SELECT 12.50::DECIMAL(10,2) AS dec, TIMESTAMP '2024-05-01 10:00:00.5' AS ts, "
-        "DATE '2024-05-01' AS d, TIME '10:30:00' AS tm, "
-        "'5f1b0c3e-8a52-4d7e-9a54-2d3c4b5a6f70'::UUID AS u, 'ab\\xFF'::BLOB AS b, "
-        "INTERVAL 90 MINUTE AS iv, 'nan'::DOUBLE AS nan, [1, 2] AS l, {'x': 1} AS s, "
-        "170141183460469231731687303715884105727::HUGEINT AS big",
-    })
-    assert out["rows"] == [{
-        "dec": 12.5, "ts": "2024-05-01T10:00:00.500000", "d": "2024-05-01", "tm": "10:30:00",
-        "u": "5f1b0c3e-8a52-4d7e-9a54-2d3c4b5a6f70", "b": "ab\\xff", "iv": 5400.0,
-        "nan": None, "l": [1, 2], "s": {"x": 1}, "big": 170141183460469231731687303715884105727,
-    }]
+    out = run_plugin(
+        duckdb_query,
+        {
+            "database": ":memory:",
+            "sql": "SELECT 12.50::DECIMAL(10,2) AS dec, TIMESTAMP '2024-05-01 10:00:00.5' AS ts, "
+            "DATE '2024-05-01' AS d, TIME '10:30:00' AS tm, "
+            "'5f1b0c3e-8a52-4d7e-9a54-2d3c4b5a6f70'::UUID AS u, 'ab\\xFF'::BLOB AS b, "
+            "INTERVAL 90 MINUTE AS iv, 'nan'::DOUBLE AS nan, [1, 2] AS l, {'x': 1} AS s, "
+            "170141183460469231731687303715884105727::HUGEINT AS big",
+        },
+    )
+    assert out["rows"] == [
+        {
+            "dec": 12.5,
+            "ts": "2024-05-01T10:00:00.500000",
+            "d": "2024-05-01",
+            "tm": "10:30:00",
+            "u": "5f1b0c3e-8a52-4d7e-9a54-2d3c4b5a6f70",
+            "b": "ab\\xff",
+            "iv": 5400.0,
+            "nan": None,
+            "l": [1, 2],
+            "s": {"x": 1},
+            "big": 170141183460469231731687303715884105727,
+        }
+    ]
 
 
 def test_duplicate_column_names_are_made_unique() -> None:
@@ -143,10 +173,15 @@ def test_read_only_by_default_refuses_writes(orders_db: Path) -> None:
 
 def test_read_only_false_allows_writes(orders_db: Path) -> None:
     """With read_only: false the statement runs and DuckDB reports the rows it changed."""
-    out = run_plugin(duckdb_query, {
-        "database": str(orders_db), "sql": "DELETE FROM orders WHERE id > ?", "params": [200],
-        "read_only": False,
-    })
+    out = run_plugin(
+        duckdb_query,
+        {
+            "database": str(orders_db),
+            "sql": "DELETE FROM orders WHERE id > ?",
+            "params": [200],
+            "read_only": False,
+        },
+    )
     assert out["value"] == 50
     assert _count_orders(orders_db) == 200
 
@@ -156,9 +191,14 @@ def test_missing_database_file_is_an_error_and_creates_nothing(tmp_path: Path) -
     with pytest.raises(StepError, match=r"database file not found: .*nope\.duckdb"):
         run_plugin(duckdb_query, {"database": str(tmp_path / "nope.duckdb"), "sql": "SELECT 1"})
     with pytest.raises(StepError, match="database file not found"):
-        run_plugin(duckdb_query, {
-            "database": str(tmp_path / "nope.duckdb"), "sql": "SELECT 1", "read_only": False,
-        })
+        run_plugin(
+            duckdb_query,
+            {
+                "database": str(tmp_path / "nope.duckdb"),
+                "sql": "SELECT 1",
+                "read_only": False,
+            },
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -175,10 +215,14 @@ def test_relative_paths_start_at_the_project_folder(orders_db: Path, tmp_path: P
     with _connect() as conn:
         conn.execute(f"COPY (SELECT 7 AS n) TO '{tmp_path / 'seven.parquet'}'")
     ctx = make_context(workdir=tmp_path)
-    out = run_plugin(duckdb_query, {
-        "database": "shop.duckdb",
-        "sql": "SELECT (SELECT count(*) FROM orders) + (SELECT n FROM read_parquet('seven.parquet'))",
-    }, ctx)
+    out = run_plugin(
+        duckdb_query,
+        {
+            "database": "shop.duckdb",
+            "sql": "SELECT (SELECT count(*) FROM orders) + (SELECT n FROM read_parquet('seven.parquet'))",
+        },
+        ctx,
+    )
     assert out["value"] == 257
 
 
@@ -188,7 +232,8 @@ def test_attach_opens_more_files_read_only(orders_db: Path, tmp_path: Path) -> N
     with _connect(other) as conn:
         conn.execute("CREATE TABLE stock AS SELECT 42 AS qty")
     args = {
-        "database": ":memory:", "attach": {"shop": str(orders_db), "wh": "stock.duckdb"},
+        "database": ":memory:",
+        "attach": {"shop": str(orders_db), "wh": "stock.duckdb"},
         "sql": "SELECT (SELECT count(*) FROM shop.orders) + (SELECT qty FROM wh.stock)",
     }
     ctx = make_context(workdir=tmp_path)
@@ -233,13 +278,16 @@ def test_cancel_interrupts_a_long_query() -> None:
     assert time.monotonic() - start < 3
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ({"database": "x.duckdb", "sql": "  "}, "sql: must hold a query"),
-    ({"database": "x.duckdb", "sql": "SELECT $1", "params": {"a b": 1}}, "parameter name 'a b'"),
-    ({"database": "x.duckdb", "sql": "SELECT 1", "attach": {"1x": "y.duckdb"}}, "attach alias '1x'"),
-    ({"database": "x.duckdb", "sql": "SELECT 1", "max_rows": -1}, "greater than or equal to 0"),
-    ({"database": "x.duckdb", "query": "SELECT 1"}, "Extra inputs are not permitted"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"database": "x.duckdb", "sql": "  "}, "sql: must hold a query"),
+        ({"database": "x.duckdb", "sql": "SELECT $1", "params": {"a b": 1}}, "parameter name 'a b'"),
+        ({"database": "x.duckdb", "sql": "SELECT 1", "attach": {"1x": "y.duckdb"}}, "attach alias '1x'"),
+        ({"database": "x.duckdb", "sql": "SELECT 1", "max_rows": -1}, "greater than or equal to 0"),
+        ({"database": "x.duckdb", "query": "SELECT 1"}, "Extra inputs are not permitted"),
+    ],
+)
 def test_spec_rejects_bad_arguments(args: dict[str, object], message: str) -> None:
     """Argument mistakes are load-time validation errors with a helpful message."""
     with pytest.raises(ValidationError, match=message):
@@ -248,9 +296,6 @@ def test_spec_rejects_bad_arguments(args: dict[str, object], message: str) -> No
 
 def test_importing_the_plugin_is_light() -> None:
     """Importing the module does not import duckdb, pyiceberg or pyarrow."""
-    code = (
-        "import sys, runbook_engine.plugins.duckdb_query; "
-        "print(sorted(m for m in ('duckdb', 'pyiceberg', 'pyarrow') if m in sys.modules))"
+    assert (
+        loaded_after_import("runbook_engine.plugins.duckdb_query", ("duckdb", "pyiceberg", "pyarrow")) == []
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from runbook_engine.plugin import StepError
 from runbook_engine.plugins import iceberg_load, iceberg_table
 from runbook_engine.testing import make_context, run_plugin
 from tests.support.iceberg import catalog_props, events, open_catalog, seed_events
+from tests.support.imports import loaded_after_import
 
 
 def _parquet(path: Path, ids: list[int]) -> Path:
@@ -28,9 +27,15 @@ def _csv(path: Path, lines: list[str]) -> Path:
 
 
 def _load(root: Path, file: Path, **args: object) -> dict[str, object]:
-    return run_plugin(iceberg_load, {
-        "catalog": catalog_props(root), "table": "ops.events", "file": str(file), **args,
-    })
+    return run_plugin(
+        iceberg_load,
+        {
+            "catalog": catalog_props(root),
+            "table": "ops.events",
+            "file": str(file),
+            **args,
+        },
+    )
 
 
 def _table_rows(root: Path, table: str = "ops.events") -> list[dict[str, object]]:
@@ -44,8 +49,12 @@ def test_create_from_parquet_makes_namespace_and_table(tmp_path: Path) -> None:
     open_catalog(tmp_path)  # an empty catalog: no namespace yet
     out = _load(tmp_path, _parquet(tmp_path / "a.parquet", [1, 2, 3]), create=True)
     table = open_catalog(tmp_path).load_table("ops.events")
-    assert out == {"rows_added": 3, "row_count": 3, "snapshot_id": table.current_snapshot().snapshot_id,
-                   "created": True}
+    assert out == {
+        "rows_added": 3,
+        "row_count": 3,
+        "snapshot_id": table.current_snapshot().snapshot_id,
+        "created": True,
+    }
     assert [f.name for f in table.schema().fields] == ["id", "kind", "ts"]
     assert [r["id"] for r in _table_rows(tmp_path)] == [1, 2, 3]
 
@@ -65,7 +74,10 @@ def test_append_parquet_to_existing_table(tmp_path: Path) -> None:
     assert (out["rows_added"], out["row_count"], out["created"]) == (2, 7, False)
     check = run_plugin(iceberg_table, {"catalog": catalog_props(tmp_path), "table": "ops.events"})
     assert (check["row_count"], check["snapshot_count"], check["current_snapshot_id"]) == (
-        7, 3, out["snapshot_id"])
+        7,
+        3,
+        out["snapshot_id"],
+    )
 
 
 def test_append_csv_takes_the_table_types(tmp_path: Path) -> None:
@@ -76,20 +88,31 @@ def test_append_csv_takes_the_table_types(tmp_path: Path) -> None:
     assert (out["rows_added"], out["row_count"], out["created"]) == (2, 7, False)
     rows = _table_rows(tmp_path)
     assert [(r["id"], r["kind"], str(r["ts"])) for r in rows[-2:]] == [
-        (8, "c", "2024-05-02 09:30:00"), (9, "c", "2024-05-02 09:31:00")]
+        (8, "c", "2024-05-02 09:30:00"),
+        (9, "c", "2024-05-02 09:31:00"),
+    ]
 
 
 def test_create_from_csv_infers_columns(tmp_path: Path) -> None:
     """A new table from CSV gets the columns pyarrow infers."""
     open_catalog(tmp_path)
     csv = _csv(tmp_path / "teams.csv", ["team,members,score", "red,3,1.5", "blue,4,2.0"])
-    out = run_plugin(iceberg_load, {
-        "catalog": catalog_props(tmp_path), "table": "ops.teams", "file": str(csv), "create": True,
-    })
+    out = run_plugin(
+        iceberg_load,
+        {
+            "catalog": catalog_props(tmp_path),
+            "table": "ops.teams",
+            "file": str(csv),
+            "create": True,
+        },
+    )
     assert (out["rows_added"], out["row_count"], out["created"]) == (2, 2, True)
     schema = open_catalog(tmp_path).load_table("ops.teams").schema()
     assert [(f.name, str(f.field_type)) for f in schema.fields] == [
-        ("team", "string"), ("members", "long"), ("score", "double")]
+        ("team", "string"),
+        ("members", "long"),
+        ("score", "double"),
+    ]
 
 
 def test_create_true_on_an_existing_table_appends(tmp_path: Path) -> None:
@@ -102,8 +125,12 @@ def test_create_true_on_an_existing_table_appends(tmp_path: Path) -> None:
 def test_overwrite_replaces_rows_and_is_destructive(tmp_path: Path) -> None:
     """mode: overwrite leaves only the file's rows, and marks the step destructive."""
     seed_events(tmp_path)
-    args = {"catalog": catalog_props(tmp_path), "table": "ops.events",
-            "file": str(_parquet(tmp_path / "new.parquet", [10, 11])), "mode": "overwrite"}
+    args = {
+        "catalog": catalog_props(tmp_path),
+        "table": "ops.events",
+        "file": str(_parquet(tmp_path / "new.parquet", [10, 11])),
+        "mode": "overwrite",
+    }
     out = run_plugin(iceberg_load, args)
     assert (out["rows_added"], out["row_count"], out["created"]) == (2, 2, False)
     assert [r["id"] for r in _table_rows(tmp_path)] == [10, 11]
@@ -117,8 +144,11 @@ def test_relative_paths_start_at_the_project_folder(tmp_path: Path) -> None:
     _parquet(tmp_path / "data" / "a.parquet", [1, 2])
     catalog = {"name": "k2", "type": "sql", "uri": "sqlite:///.k2/catalog.db", "warehouse": ".k2/warehouse"}
     ctx = make_context(workdir=tmp_path)
-    out = run_plugin(iceberg_load, {"catalog": catalog, "table": "ops.events", "file": "data/a.parquet",
-                                    "create": True}, ctx)
+    out = run_plugin(
+        iceberg_load,
+        {"catalog": catalog, "table": "ops.events", "file": "data/a.parquet", "create": True},
+        ctx,
+    )
     assert (out["rows_added"], out["created"]) == (2, True)
     assert (tmp_path / ".k2" / "catalog.db").is_file()
     assert list((tmp_path / ".k2" / "warehouse" / "ops" / "events" / "data").glob("*.parquet"))
@@ -154,12 +184,15 @@ def test_format_overrides_the_extension(tmp_path: Path) -> None:
     assert out["row_count"] == 3
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ({"file": "export.txt"}, "cannot tell the format of 'export.txt'"),
-    ({"file": "a.csv", "mode": "replace"}, "'append' or 'overwrite'"),
-    ({"file": "a.csv", "format": "json"}, "'parquet' or 'csv'"),
-    ({"file": "a.csv", "table": "events"}, "table must be namespace.table"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"file": "export.txt"}, "cannot tell the format of 'export.txt'"),
+        ({"file": "a.csv", "mode": "replace"}, "'append' or 'overwrite'"),
+        ({"file": "a.csv", "format": "json"}, "'parquet' or 'csv'"),
+        ({"file": "a.csv", "table": "events"}, "table must be namespace.table"),
+    ],
+)
 def test_spec_rejects_bad_arguments(args: dict[str, object], message: str) -> None:
     """Argument mistakes are load-time validation errors with a helpful message."""
     with pytest.raises(ValidationError, match=message):
@@ -168,9 +201,6 @@ def test_spec_rejects_bad_arguments(args: dict[str, object], message: str) -> No
 
 def test_importing_the_plugin_is_light() -> None:
     """Importing the module does not import duckdb, pyiceberg or pyarrow."""
-    code = (
-        "import sys, runbook_engine.plugins.iceberg_load; "
-        "print(sorted(m for m in ('duckdb', 'pyiceberg', 'pyarrow') if m in sys.modules))"
+    assert (
+        loaded_after_import("runbook_engine.plugins.iceberg_load", ("duckdb", "pyiceberg", "pyarrow")) == []
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from runbook_engine.plugin import StepError
 from runbook_engine.plugins import iceberg_table
 from runbook_engine.testing import make_context, run_plugin
 from tests.support.iceberg import Seeded, catalog_props, open_catalog, seed_events
+from tests.support.imports import loaded_after_import
 
 
 @pytest.fixture
@@ -39,8 +38,11 @@ def test_missing_table_is_a_fact_not_an_error(tmp_path: Path) -> None:
     open_catalog(tmp_path).create_namespace("ops")
     out = _check(tmp_path)
     assert out.pop("elapsed_ms") is not None
-    assert out == {key: None for key in iceberg_table.OUTPUTS if key not in {
-        "rows", "value", "columns", "query_row_count", "elapsed_ms"}} | {"exists": False}
+    assert out == {
+        key: None
+        for key in iceberg_table.OUTPUTS
+        if key not in {"rows", "value", "columns", "query_row_count", "elapsed_ms"}
+    } | {"exists": False}
 
 
 def test_missing_namespace_is_a_missing_table(seeded: Seeded, tmp_path: Path) -> None:
@@ -62,10 +64,13 @@ def test_missing_sqlite_catalog_is_an_error_and_creates_nothing(tmp_path: Path) 
 def test_unreachable_rest_catalog_is_an_error_without_credentials(tmp_path: Path) -> None:
     """A REST catalog that refuses connections is a StepError that never shows the credential."""
     port = _closed_port()
-    catalog = {"type": "rest", "uri": f"http://127.0.0.1:{port}/api?token=tok-in-query",
-               "credential": "client-id:s3cr3t-value",
-               # Without an explicit token endpoint pyiceberg warns (DeprecationWarning).
-               "oauth2-server-uri": f"http://127.0.0.1:{port}/api/v1/oauth/tokens"}
+    catalog = {
+        "type": "rest",
+        "uri": f"http://127.0.0.1:{port}/api?token=tok-in-query",
+        "credential": "client-id:s3cr3t-value",
+        # Without an explicit token endpoint pyiceberg warns (DeprecationWarning).
+        "oauth2-server-uri": f"http://127.0.0.1:{port}/api/v1/oauth/tokens",
+    }
     with pytest.raises(StepError, match="cannot open catalog 'default'") as info:
         run_plugin(iceberg_table, {"catalog": catalog, "table": "ops.events"})
     message = str(info.value)
@@ -91,12 +96,24 @@ def test_row_count_and_snapshots_come_from_metadata(seeded: Seeded, tmp_path: Pa
     assert out["current_snapshot_id"] == seeded.second_snapshot_id
     assert out["snapshot_id"] == seeded.second_snapshot_id
     assert out["snapshots"] == [
-        {"snapshot_id": seeded.second_snapshot_id, "parent_id": seeded.first_snapshot_id,
-         "timestamp": out["snapshot_at"], "operation": "append", "added_records": 2, "total_records": 5},
-        {"snapshot_id": seeded.first_snapshot_id, "parent_id": None,
-         "timestamp": dt.datetime.fromtimestamp(seeded.first_timestamp_ms / 1000, dt.UTC)
-         .isoformat(timespec="milliseconds"),
-         "operation": "append", "added_records": 3, "total_records": 3},
+        {
+            "snapshot_id": seeded.second_snapshot_id,
+            "parent_id": seeded.first_snapshot_id,
+            "timestamp": out["snapshot_at"],
+            "operation": "append",
+            "added_records": 2,
+            "total_records": 5,
+        },
+        {
+            "snapshot_id": seeded.first_snapshot_id,
+            "parent_id": None,
+            "timestamp": dt.datetime.fromtimestamp(seeded.first_timestamp_ms / 1000, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "operation": "append",
+            "added_records": 3,
+            "total_records": 3,
+        },
     ]
     assert _check(tmp_path, max_snapshots=1)["snapshots"] == out["snapshots"][:1]
 
@@ -113,8 +130,12 @@ def test_as_of_snapshot_id_reads_the_older_snapshot(seeded: Seeded, tmp_path: Pa
 def test_as_of_time_reads_the_snapshot_current_then(seeded: Seeded, tmp_path: Path) -> None:
     """as_of with an ISO time or epoch ms picks the snapshot current at that moment."""
     at = dt.datetime.fromtimestamp(seeded.first_timestamp_ms / 1000, dt.UTC)
-    for as_of in (at.isoformat(timespec="milliseconds"), at.strftime("%Y-%m-%dT%H:%M:%S.%f"),
-                  seeded.first_timestamp_ms, seeded.first_timestamp_ms + 1):
+    for as_of in (
+        at.isoformat(timespec="milliseconds"),
+        at.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        seeded.first_timestamp_ms,
+        seeded.first_timestamp_ms + 1,
+    ):
         out = _check(tmp_path, as_of=as_of)
         assert (as_of, out["row_count"], out["snapshot_id"]) == (as_of, 3, seeded.first_snapshot_id)
     assert _check(tmp_path, as_of="0s")["row_count"] == 5
@@ -213,16 +234,19 @@ def test_catalog_name_selects_the_sql_catalog(seeded: Seeded, tmp_path: Path) ->
     assert out["exists"] is False
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ({"catalog": {}, "table": "ops.events"}, "catalog: needs its properties"),
-    ({"catalog": {"warehouse": "w"}, "table": "ops.events"}, "catalog: needs type:"),
-    ({"catalog": {"type": "sql"}, "table": "events"}, "table must be namespace.table"),
-    ({"catalog": {"type": "sql"}, "table": "ops..events"}, "table must be namespace.table"),
-    ({"catalog": {"type": "sql"}, "table": "a.b", "as_of": "yesterday"}, "neither a snapshot id"),
-    ({"catalog": {"type": "sql"}, "table": "a.b", "as_of": True}, "not true/false"),
-    ({"catalog": {"type": "sql"}, "table": "a.b", "filter": "id > 1"}, "add sql:"),
-    ({"catalog": {"type": "sql"}, "table": "a.b", "sql": " "}, "sql: must hold a query"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"catalog": {}, "table": "ops.events"}, "catalog: needs its properties"),
+        ({"catalog": {"warehouse": "w"}, "table": "ops.events"}, "catalog: needs type:"),
+        ({"catalog": {"type": "sql"}, "table": "events"}, "table must be namespace.table"),
+        ({"catalog": {"type": "sql"}, "table": "ops..events"}, "table must be namespace.table"),
+        ({"catalog": {"type": "sql"}, "table": "a.b", "as_of": "yesterday"}, "neither a snapshot id"),
+        ({"catalog": {"type": "sql"}, "table": "a.b", "as_of": True}, "not true/false"),
+        ({"catalog": {"type": "sql"}, "table": "a.b", "filter": "id > 1"}, "add sql:"),
+        ({"catalog": {"type": "sql"}, "table": "a.b", "sql": " "}, "sql: must hold a query"),
+    ],
+)
 def test_spec_rejects_bad_arguments(args: dict[str, object], message: str) -> None:
     """Argument mistakes are load-time validation errors with a helpful message."""
     with pytest.raises(ValidationError, match=message):
@@ -238,9 +262,6 @@ def test_spec_error_does_not_echo_catalog_values() -> None:
 
 def test_importing_the_plugin_is_light() -> None:
     """Importing the module does not import duckdb, pyiceberg or pyarrow."""
-    code = (
-        "import sys, runbook_engine.plugins.iceberg_table; "
-        "print(sorted(m for m in ('duckdb', 'pyiceberg', 'pyarrow') if m in sys.modules))"
+    assert (
+        loaded_after_import("runbook_engine.plugins.iceberg_table", ("duckdb", "pyiceberg", "pyarrow")) == []
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +12,7 @@ from runbook_engine.plugin import StepError
 from runbook_engine.plugins import metrics
 from runbook_engine.testing import run_plugin
 from tests.support.httpserver import Server, serve
+from tests.support.imports import loaded_after_import
 from tests.support.prometheus import free_port, metrics_endpoint
 
 OBSERVED = (0.05, 0.3, 0.7, 2.0)
@@ -66,7 +65,10 @@ def test_counter_by_sample_name(endpoint: str) -> None:
 def test_family_name_alone_matches_nothing(endpoint: str) -> None:
     """`name` is a sample name, as in PromQL: the counter's family name k2_jobs has no sample."""
     assert scrape(endpoint, name="k2_jobs") == {
-        "value": None, "sum": None, "samples": [], "sample_count": 0,
+        "value": None,
+        "sum": None,
+        "samples": [],
+        "sample_count": 0,
     }
 
 
@@ -100,7 +102,10 @@ def test_histogram_samples(endpoint: str) -> None:
     assert scrape(endpoint, name="k2_request_seconds_sum")["value"] == sum(OBSERVED)
     buckets = scrape(endpoint, name="k2_request_seconds_bucket")
     assert [(s["labels"]["le"], s["value"]) for s in buckets["samples"]] == [
-        ("0.1", 1.0), ("0.5", 2.0), ("1.0", 3.0), ("+Inf", 4.0)
+        ("0.1", 1.0),
+        ("0.5", 2.0),
+        ("1.0", 3.0),
+        ("+Inf", 4.0),
     ]
 
 
@@ -108,8 +113,11 @@ def test_empty_label_value_matches_missing_label(endpoint: str) -> None:
     """As in PromQL, label: "" selects samples without that label."""
     out = scrape(endpoint, labels={"le": "", "queue": ""})
     assert sorted(s["name"] for s in out["samples"]) == [
-        "k2_jobs_created", "k2_jobs_total", "k2_request_seconds_count",
-        "k2_request_seconds_created", "k2_request_seconds_sum",
+        "k2_jobs_created",
+        "k2_jobs_total",
+        "k2_request_seconds_count",
+        "k2_request_seconds_created",
+        "k2_request_seconds_sum",
     ]
 
 
@@ -197,9 +205,4 @@ def test_spec_rejects_bad_arguments(args: dict[str, Any], message: str) -> None:
 
 def test_import_is_light() -> None:
     """Importing the plugin imports neither httpx nor prometheus_client."""
-    code = (
-        "import sys, runbook_engine.plugins.metrics; "
-        "print(sorted(m for m in ('httpx', 'prometheus_client') if m in sys.modules))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    assert loaded_after_import("runbook_engine.plugins.metrics", ("httpx", "prometheus_client")) == []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -14,6 +12,7 @@ from pydantic import ValidationError
 from runbook_engine.plugin import StepError
 from runbook_engine.plugins import prometheus_query
 from runbook_engine.testing import run_plugin
+from tests.support.imports import loaded_after_import
 from tests.support.prometheus import (
     AUTH_HEADERS,
     Prometheus,
@@ -58,11 +57,12 @@ def test_single_series_gives_value_and_labels(prometheus: Prometheus, exporter: 
     out = query(prometheus, "k2_events_total")
     assert out == {
         "value": 42.0,
-        "vector": [{
-            "labels": {"__name__": "k2_events_total", "instance": urlsplit(exporter).netloc,
-                       "job": "k2"},
-            "value": 42.0,
-        }],
+        "vector": [
+            {
+                "labels": {"__name__": "k2_events_total", "instance": urlsplit(exporter).netloc, "job": "k2"},
+                "value": 42.0,
+            }
+        ],
         "series_count": 1,
         "result_type": "vector",
     }
@@ -70,7 +70,7 @@ def test_single_series_gives_value_and_labels(prometheus: Prometheus, exporter: 
 
 def test_several_series_have_no_single_value(prometheus: Prometheus) -> None:
     """Two series: value is null, vector lists both sorted by labels."""
-    out = query(prometheus, 'sum by (room) (k2_temperature_celsius)')
+    out = query(prometheus, "sum by (room) (k2_temperature_celsius)")
     assert out == {
         "value": None,
         "vector": [{"labels": {"room": "a"}, "value": 21.5}, {"labels": {"room": "b"}, "value": 19.0}],
@@ -83,14 +83,20 @@ def test_aggregation_and_scalar(prometheus: Prometheus) -> None:
     """An aggregate is one label-less series; scalar() gives a scalar with no vector."""
     assert query(prometheus, "sum(k2_temperature_celsius)")["value"] == 40.5
     assert query(prometheus, "scalar(sum(k2_temperature_celsius))") == {
-        "value": 40.5, "vector": [], "series_count": 0, "result_type": "scalar",
+        "value": 40.5,
+        "vector": [],
+        "series_count": 0,
+        "result_type": "scalar",
     }
 
 
 def test_nan_becomes_null(prometheus: Prometheus) -> None:
     """PromQL's NaN (0/0) is null in the outputs: JSON has no NaN."""
     assert query(prometheus, "0/0") == {
-        "value": None, "vector": [], "series_count": 0, "result_type": "scalar",
+        "value": None,
+        "vector": [],
+        "series_count": 0,
+        "result_type": "scalar",
     }
 
 
@@ -148,12 +154,8 @@ def test_spec_rejects_bad_arguments(args: dict[str, object], message: str) -> No
         prometheus_query.Spec.model_validate(args)
 
 
-
 def test_import_is_light() -> None:
     """Importing the plugin (as the registry does at load time) imports neither httpx nor Prometheus."""
-    code = (
-        "import sys, runbook_engine.plugins.prometheus_query; "
-        "print(sorted(m for m in ('httpx', 'prometheus_client') if m in sys.modules))"
+    assert (
+        loaded_after_import("runbook_engine.plugins.prometheus_query", ("httpx", "prometheus_client")) == []
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
