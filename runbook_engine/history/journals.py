@@ -1,12 +1,19 @@
 """The history folder on disk: one JSON record per run, written whole and renamed into place.
 
     <history>/runs/<runbook>/<run_id>.json      a run
+    <history>/runs/<runbook>/.<run_id>.steps.jsonl  steps finished since that file was written
     <history>/drills/<contingency>/<run_id>.json a drill
     <history>/history.duckdb                    the query store (a cache, rebuilt from the records)
     <history>/.lock                             taken by `runbook history` while it reads or folds
 
-Each run writes only its own file, so any number of runs can record at once without a
-lock; a reader sees either the previous or the next complete version of a file.
+Each run writes only its own files, so any number of runs can record at once without a
+lock; a reader sees either the previous or the next complete version of a record.
+
+While a run goes on, each finished step is appended to its step log (one JSON line) and the
+whole record is rewritten only now and then: rewriting it after every step made recording
+grow with the square of the step count. The record says how many log lines it already
+holds (`logged`); a reader of a running record applies the lines after those. The log only
+grows during a run and is removed once the final record is in place.
 """
 
 from __future__ import annotations
@@ -36,14 +43,33 @@ def record_path(directory: Path, kind: str, name: str, run_id: str) -> Path:
     return directory / KIND_FOLDERS.get(kind, "runs") / name / f"{run_id}.json"
 
 
-def write_record(path: Path, journal_json: str, process: ProcessId, durable: bool = False) -> None:
-    """Write the whole record beside its final name, then rename it over the old version."""
+def step_log_path(record: Path) -> Path:
+    """The append-only log of steps finished since `record` was last written whole."""
+    return record.with_name(f".{record.stem}.steps.jsonl")
+
+
+def append_step(log: Path, section: int, step: int, step_json: str) -> None:
+    """Add one finished step (its StepResult as JSON) to a running record's log."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # One write() of one line in append mode: a reader sees whole lines, or a torn last one
+    # that it skips (the writer was killed mid-write).
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(f'{{"at": [{section}, {step}], "step": {step_json}}}\n')
+
+
+def write_record(
+    path: Path, journal_json: str, process: ProcessId, durable: bool = False, logged: int = 0
+) -> None:
+    """Write the whole record beside its final name, then rename it over the old version.
+
+    `logged`: how many lines of the step log this version already includes."""
     envelope = json.dumps(
         {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "updated_at": datetime.now(UTC).isoformat(),
             "process": process.to_dict(),
+            "logged": logged,
         }
     )
     # The journal is already JSON: splice it in rather than parse and dump it again.
@@ -100,7 +126,29 @@ def read_record(directory: Path, rel: str) -> Record:
     ):
         raise RecordError(f"{rel}: not a runbook history record")
     process = ProcessId.from_dict(data.get("process"))
-    return Record(rel, data["journal"], process, parse_time(data.get("updated_at")))
+    journal: dict[str, Any] = data["journal"]
+    if journal.get("status", "running") == "running":
+        logged = data.get("logged")
+        _apply_step_log(journal, step_log_path(directory / rel), logged if isinstance(logged, int) else 0)
+    return Record(rel, journal, process, parse_time(data.get("updated_at")))
+
+
+def _apply_step_log(journal: dict[str, Any], log: Path, skip: int) -> None:
+    """Put the steps logged after this version of the record into its journal."""
+    try:
+        lines = log.read_text(encoding="utf-8").splitlines()
+    except (OSError, ValueError):
+        return  # no log (nothing new, or the run just finished and removed it)
+    sections = journal.get("sections")
+    if not isinstance(sections, list):
+        return
+    for line in lines[skip:]:
+        try:
+            entry = json.loads(line)
+            (si, ki), step = entry["at"], entry["step"]
+            sections[si]["steps"][ki] = step
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue  # a torn last line of a killed writer, or a step this version cannot place
 
 
 def list_records(directory: Path) -> set[str]:

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from runbook_engine.history.journals import KIND_FOLDERS, RecordError, list_folder, read_record
+from runbook_engine.history.journals import (
+    KIND_FOLDERS,
+    RecordError,
+    list_folder,
+    read_record,
+    step_log_path,
+)
 
 ENV_KEEP = "RUNBOOK_HISTORY_KEEP"
 ENV_DAYS = "RUNBOOK_HISTORY_DAYS"
@@ -84,6 +90,7 @@ def prune_folder(
         except RecordError:
             pass  # unreadable: nothing to keep it for
         path.unlink(missing_ok=True)
+        step_log_path(path).unlink(missing_ok=True)  # left by a run that was killed
         removed.append(rel)
     return removed
 

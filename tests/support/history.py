@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from runbook_engine.history.journals import record_path, write_record
+from runbook_engine.history.journals import read_record, record_path, write_record
 from runbook_engine.history.liveness import ProcessId, this_process
 from runbook_engine.journal import RunJournal, SectionResult, StepResult
 
@@ -43,10 +43,16 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 30.0) -> Non
 
 
 def records(history: Path, name: str, kind: str = "runs") -> list[dict[str, Any]]:
-    """The record files of one runbook as data, oldest first."""
+    """The record files of one runbook as data, oldest first; a running record's journal
+    includes the steps from its step log, as every reader of the history sees it."""
     folder = history / kind / name
     files = sorted(p for p in folder.glob("*.json")) if folder.is_dir() else []
-    return [json.loads(p.read_text()) for p in files]
+    out = []
+    for path in files:
+        data = json.loads(path.read_text())
+        data["journal"] = read_record(history, path.relative_to(history).as_posix()).journal
+        out.append(data)
+    return out
 
 
 def journal(
