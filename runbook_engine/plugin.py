@@ -49,13 +49,17 @@ class MissingDependency(StepError):
     """An optional library is not installed; the message says how to install it."""
 
 
-def require(module: str, extra: str) -> ModuleType:
-    """Import an optional library, or fail the step with the install hint."""
+def require(module: str, extra: str | None = None, *, install: str | None = None) -> ModuleType:
+    """Import an optional library, or fail the step with the install hint.
+
+    The hint is `pip install 'runbook-engine[EXTRA]'` for the libraries runbook-engine has
+    extras for; a third-party plugin passes `install=` (what to pip install) instead."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
+        what = install or (f"runbook-engine[{extra}]" if extra else module.split(".")[0])
         raise MissingDependency(
-            f"{module} is not installed ({exc}); install it with: pip install 'runbook-engine[{extra}]'"
+            f"{module} is not installed ({exc}); install it with: pip install '{what}'"
         ) from None
 
 

@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Project
 
 LOCAL_PLUGIN = '''
@@ -121,3 +123,17 @@ def test_not_a_plugin_module_is_reported(project: Project) -> None:
         "checks/half.py: not a valid plugin 'half': Spec must be a subclass of "
         "runbook_engine.plugin.PluginSpec\n"
     )
+
+
+def test_require_names_what_to_install() -> None:
+    """A missing library fails the step with a pip command: runbook-engine's extra for its
+    own integrations, the plugin's own package when it says so."""
+    from runbook_engine.plugin import StepError, require
+
+    assert require("json", "duckdb").__name__ == "json"
+    with pytest.raises(StepError, match=r"pip install 'runbook-engine\[duckdb\]'"):
+        require("no_such_module_for_runbook_tests", "duckdb")
+    with pytest.raises(StepError, match=r"pip install 'acme-checks\[snow\]'"):
+        require("no_such_module_for_runbook_tests.sub", install="acme-checks[snow]")
+    with pytest.raises(StepError, match=r"pip install 'no_such_module_for_runbook_tests'"):
+        require("no_such_module_for_runbook_tests.sub")
