@@ -52,6 +52,21 @@ def test_validate_ok_counts_documents(project: Project) -> None:
     assert (result.code, result.out) == (0, "ok: 1 documents (1 runbooks, 0 contingencies, 0 environments)\n")
 
 
+def test_validate_takes_a_document_name(project: Project) -> None:
+    """`runbook validate NAME` checks the library and that the name exists; a misspelt
+    name (and no such file) exits 2 with a suggestion, a missing file names the file."""
+    project.runbook("simple", SIMPLE)
+    assert project.cli("validate", "simple").code == 0
+    wrong = project.cli("validate", "simpel")
+    assert (wrong.code, wrong.err) == (
+        2,
+        "simpel: no such file, and no runbook, contingency or environment of that name "
+        "(did you mean 'simple'?); `runbook list` shows them\n",
+    )
+    missing = project.cli("validate", "other.yaml")
+    assert (missing.code, missing.err) == (2, "other.yaml: no such file or folder\n")
+
+
 def test_run_unknown_runbook_is_a_usage_error(project: Project) -> None:
     """A misspelt runbook name exits 2 with a suggestion."""
     project.runbook("simple", SIMPLE)

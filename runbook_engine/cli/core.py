@@ -43,17 +43,35 @@ def list_cmd(directory: DirOpt = None) -> None:
 @app.command()
 def validate(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files or folders (default: the runbook directory).")
+        list[Path] | None,
+        typer.Argument(help="Files, folders or document names (default: the runbook directory)."),
     ] = None,
     directory: DirOpt = None,
 ) -> None:
     """Check runbook files: every problem, with file:line and key."""
-    lib = _library(directory, paths)
+    # `runbook validate t-minus-2h` means the runbook of that name: a bare word that is not
+    # a file here. The whole directory is checked either way (a runbook needs its
+    # contingencies and environments); the name must then exist.
+    names = [str(p) for p in paths or [] if _is_name(p)]
+    lib = _library(directory, [p for p in paths or [] if not _is_name(p)] or None)
+    known = {**lib.runbooks, **lib.contingencies, **lib.environments}
+    for name in names:
+        if name not in known:
+            from runbook_engine.expr import suggest
+
+            raise UserError(
+                f"{name}: no such file, and no runbook, contingency or environment of that name"
+                f"{suggest(name, list(known))}; `runbook list` shows them"
+            )
     n = len(lib.runbooks) + len(lib.contingencies) + len(lib.environments)
     console().print(
         f"ok: {n} documents ({len(lib.runbooks)} runbooks, {len(lib.contingencies)} "
         f"contingencies, {len(lib.environments)} environments)"
     )
+
+
+def _is_name(arg: Path) -> bool:
+    return not arg.exists() and len(arg.parts) == 1 and arg.suffix not in {".yaml", ".yml"}
 
 
 def _parse_vars(items: list[str]) -> dict[str, str]:
