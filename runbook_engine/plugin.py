@@ -57,7 +57,7 @@ def require(module: str, extra: str | None = None, *, install: str | None = None
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        what = install or (f"runbook-engine[{extra}]" if extra else module.split(".")[0])
+        what = install or (f"runbook-engine[{extra}]" if extra else module.split(".", maxsplit=1)[0])
         raise MissingDependency(
             f"{module} is not installed ({exc}); install it with: pip install '{what}'"
         ) from None
