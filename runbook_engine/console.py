@@ -51,6 +51,7 @@ class ConsoleView:
     def __init__(self, console: Console, quiet: bool = False) -> None:
         self.console = console
         self.quiet = quiet
+        self.drilling = False  # set per run: a drill's Detect phase reads the other way round
         self.live_enabled = console.is_terminal and not quiet
         self.running: dict[str, tuple[StepResult, float]] = {}
         self.live: Live | None = None
@@ -110,6 +111,7 @@ class ConsoleView:
 
     # -- live area ------------------------------------------------------------
     def _start(self, journal: RunJournal) -> None:
+        self.drilling = journal.kind == "drill"
         env = f" (environment {journal.environment})" if journal.environment else ""
         dry = " [dry run]" if journal.dry_run else ""
         if not self.quiet:
@@ -155,6 +157,10 @@ class ConsoleView:
 
     def _step_line(self, step: StepResult) -> None:
         label, style = LABELS[step.outcome]
+        if self.drilling and step.section == "Detect" and step.outcome == "passed":
+            # A detect check "passes" when it fails: the failure it looks for is there. Say
+            # so, and show what it saw, rather than a green PASS on a false statement.
+            label, style = "SEEN", "yellow"
         if self.quiet and step.outcome in ("passed", "skipped"):
             return
         dur = format_duration(step.duration_s) if step.outcome not in ("skipped", "blocked") else ""
@@ -162,7 +168,7 @@ class ConsoleView:
         marks += " [manual]" if step.kind == "manual" else ""
         line = Text.assemble((f"  {label:<7} ", style), _fit(step.name + marks), (f" {dur:>7}", "dim"))
         self.console.print(line)
-        if step.message and step.outcome != "passed":
+        if step.message and (step.outcome != "passed" or label == "SEEN"):
             for msg_line in step.message.splitlines()[:6]:
                 self.console.print(
                     Text(f"          {msg_line}", style="dim" if step.outcome == "skipped" else style)
@@ -205,6 +211,9 @@ class ConsoleView:
                     style="cyan",
                 )
             )
+        if journal.extra.get("not_indicated"):
+            names = ", ".join(journal.extra["not_indicated"])
+            lines.append(Text(f"  (not indicated: {names}: their detect checks pass)", style="dim"))
         if self.console.is_terminal:
             self.console.print(Panel(Group(*lines), expand=False))
         else:

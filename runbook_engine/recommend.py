@@ -11,6 +11,11 @@ Two kinds of evidence, strongest first:
 Ranked by confirmation (a detect check that failed beats one that could not check at all,
 which may be load), then by the number of matched failures, then by the order of
 `on_no_go`.
+
+Only contingencies with evidence are recommended. One whose detect checks all pass and
+that matches no failure is ruled out (named in the journal as not indicated, so a reader
+sees it was considered); one that could not be checked (a person detects it) is
+recommended only when nothing else is.
 """
 
 from __future__ import annotations
@@ -121,3 +126,16 @@ def rank_contingencies(
         )
         scored.append((-(strength or 0), -len(matched), order, rec))
     return [t[-1] for t in sorted(scored, key=lambda t: t[:3])]
+
+
+def recommend(
+    lib: Library, names: list[str], journal: RunJournal, data: TemplateData, probe: Probe | None = None
+) -> None:
+    """Fill `journal.recommended` (and `extra["not_indicated"]`) for a NO-GO."""
+    ranked = rank_contingencies(lib, names, journal, data, probe)
+    seen = [r for r in ranked if r.confirmed or r.matched]
+    unknown = [r for r in ranked if r.confirmed is None and not r.matched]
+    journal.recommended = seen or unknown
+    ruled_out = [r.name for r in ranked if r.confirmed is False and not r.matched]
+    if ruled_out:
+        journal.extra["not_indicated"] = ruled_out

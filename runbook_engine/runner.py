@@ -35,7 +35,7 @@ from runbook_engine.interaction import Interaction, NoInteraction, login_name
 from runbook_engine.journal import RunJournal, SectionResult, StepResult
 from runbook_engine.loader import Library
 from runbook_engine.plugin import StepError
-from runbook_engine.recommend import rank_contingencies
+from runbook_engine.recommend import recommend
 from runbook_engine.spec import Contingency, Runbook, Section, Step
 from runbook_engine.stepexec import StepExecutor
 from runbook_engine.timeline import run_timing
@@ -157,9 +157,7 @@ class Runner:
         journal.duration_s = time.monotonic() - started
         decide(journal, more_reasons)
         if journal.verdict == "NO-GO":
-            journal.recommended = rank_contingencies(
-                self.lib, doc.on_no_go, journal, data, probe=self.check_once
-            )
+            recommend(self.lib, doc.on_no_go, journal, data, probe=self.check_once)
         if doc.gate is not None and not self.options.dry_run and journal.status == "finished":
             record_decision(self, journal)
         self.emit(RunFinished(journal))

@@ -29,7 +29,12 @@ TABLE_ROWS = 50
 
 # Outputs that are long text: shown as a short block of their last lines.
 TEXT_OUTPUTS = ("stdout", "stderr", "text", "output")
-EXTRA_TITLES = {"score": "Score", "gate": "Gate", "drill": "Drill timings"}
+EXTRA_TITLES = {
+    "score": "Score",
+    "gate": "Gate",
+    "drill": "Drill timings",
+    "not_indicated": "Contingencies not indicated (their detect checks pass)",
+}
 
 
 def offset_label(seconds: float | None) -> str:

@@ -84,6 +84,10 @@ def test_drill_within_rto_with_accurate_timings(
         "scenario seen: status == 200 -> status = 503",
     )
     assert "within RTO" in result.out
+    # The console says the failure was seen and what the check saw, not a green PASS.
+    assert "  SEEN    API is healthy" in result.out
+    assert "scenario seen: status == 200 -> status = 503" in result.out
+    assert "PASS    API is healthy again" in result.out
 
 
 def test_drill_that_misses_its_rto_prints_the_fallback(

@@ -181,10 +181,12 @@ def test_contingencies_are_ranked_by_matching_detect_checks(project: Project, ht
     result, journal = project.run_json("t-minus-30m")
     recs = journal["recommended"]
     assert result.code == 1
-    assert [r["name"] for r in recs] == ["stream-stalled", "api-down"]
+    # Their detect checks were run at the verdict: only the stream's saw its scenario, so
+    # the API one is ruled out rather than recommended.
+    assert [(r["name"], r["confirmed"]) for r in recs] == [("stream-stalled", True)]
     assert recs[0]["matched"] == ["stream-has-recent-trades"]
-    # Their detect checks were run at the verdict: only the stream's saw its scenario.
-    assert [r["confirmed"] for r in recs] == [True, False]
+    assert journal["extra"]["not_indicated"] == ["api-down"]
+    assert "(not indicated: api-down: their detect checks pass)" in result.out
     assert (recs[0]["rto_s"], recs[0]["first_step"]) == (120.0, "Restart the feed")
     assert (
         "> contingency stream-stalled (Stream not ingesting), RTO 2m00s; first: Restart the feed"
