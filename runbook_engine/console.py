@@ -108,6 +108,8 @@ class ConsoleView:
                 style=style,
             )
         )
+        for failing in event.failing:  # which check flapped, and what it saw
+            self._print(Text(f"     {_first_line(failing)}", style=style))
 
     # -- live area ------------------------------------------------------------
     def _start(self, journal: RunJournal) -> None:
@@ -234,7 +236,7 @@ def _extra_lines(journal: RunJournal) -> list[RenderableType]:
         out.append(
             Text(
                 f"  stable for {format_duration(gate['stable_for_s'])}: {held} "
-                f"({gate['rounds']} rounds, {len(gate['flaps'])} flaps)",
+                f"({gate['rounds']} rounds, {gate.get('flap_rounds', len(gate['flaps']))} flaps)",
                 style="green" if gate["held"] else "red",
             )
         )

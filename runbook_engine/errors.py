@@ -10,6 +10,7 @@ EXIT_NO_GO = 1
 EXIT_USAGE = 2
 EXIT_BUG = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # SIGTERM (128 + 15), handled like Ctrl-C
 
 
 @dataclass(frozen=True, order=True)

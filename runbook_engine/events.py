@@ -56,7 +56,10 @@ class GateProgress:
     stable_for_s: float
     round: int
     flaps: int
+    """Rounds so far in which a check did not pass."""
     holding: bool
+    failing: tuple[str, ...] = ()
+    """This round's checks that did not pass, as "name: what it saw"."""
 
 
 Event = (

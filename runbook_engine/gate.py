@@ -62,48 +62,66 @@ def hold(
     )
     started = time.monotonic()
     window_start = started
-    flaps: list[dict[str, Any]] = []
+    flaps: list[dict[str, Any]] = []  # one entry per check that did not pass, per round
+    flap_rounds = 0  # a flap is a round in which any check did not pass
     rounds = 0
     held = False
-    while not runner.cancel.is_set():
-        rounds += 1
-        failing = [(step, r) for step, r in _round(runner, checks, data) if r.outcome != "passed"]
-        now = time.monotonic()
-        for step, result in failing:
-            flaps.append(
-                {
-                    "step": step.step_id,
-                    "name": step.title,
-                    "round": rounds,
-                    "at": datetime.now(UTC).isoformat(),
-                    "after_s": round(now - started, 3),
-                    "outcome": result.outcome,
-                    "message": result.message,
-                }
+    try:
+        while not runner.cancel.is_set():
+            rounds += 1
+            failing = [(step, r) for step, r in _round(runner, checks, data) if r.outcome != "passed"]
+            now = time.monotonic()
+            for step, result in failing:
+                flaps.append(
+                    {
+                        "step": step.step_id,
+                        "name": step.title,
+                        "round": rounds,
+                        "at": datetime.now(UTC).isoformat(),
+                        "after_s": round(now - started, 3),
+                        "outcome": result.outcome,
+                        "message": result.message,
+                    }
+                )
+            if failing:
+                flap_rounds += 1
+                window_start = now
+            remaining = stable_for - (now - window_start)
+            runner.emit(
+                GateProgress(
+                    doc.name,
+                    max(remaining, 0.0),
+                    stable_for,
+                    rounds,
+                    flap_rounds,
+                    not failing,
+                    tuple(f"{step.title}: {r.message or r.outcome}" for step, r in failing),
+                )
             )
-        if failing:
-            window_start = now
-        remaining = stable_for - (now - window_start)
-        runner.emit(GateProgress(doc.name, max(remaining, 0.0), stable_for, rounds, len(flaps), not failing))
-        if remaining <= 0:
-            held = True
-            break
-        if now + remaining > started + max_wait:
-            break
-        runner.cancel.wait(min(gate.interval, remaining))
-    journal.extra["gate"] = {
-        "stable_for_s": stable_for,
-        "interval_s": gate.interval,
-        "max_wait_s": max_wait,
-        "held": held,
-        "rounds": rounds,
-        "checks": [s.step_id for s in checks],
-        "elapsed_s": round(time.monotonic() - started, 3),
-        "flaps": flaps,
-    }
+            if remaining <= 0:
+                held = True
+                break
+            if now + remaining > started + max_wait:
+                break
+            runner.cancel.wait(min(gate.interval, remaining))
+    finally:
+        # Also when interrupted mid-window: the report shows how far the window got.
+        journal.extra["gate"] = {
+            "stable_for_s": stable_for,
+            "interval_s": gate.interval,
+            "max_wait_s": max_wait,
+            "held": held,
+            "rounds": rounds,
+            "flap_rounds": flap_rounds,
+            "checks": [s.step_id for s in checks],
+            "elapsed_s": round(time.monotonic() - started, 3),
+            "flaps": flaps,
+        }
     if held or runner.cancel.is_set():
         return None
-    return f"not stable for {stable_for:g}s within {max_wait:g}s: {len(flaps)} flap(s): {_summarise(flaps)}"
+    return (
+        f"not stable for {stable_for:g}s within {max_wait:g}s: {flap_rounds} flap(s): {_summarise(flaps)}"
+    )
 
 
 def once_result(step: Step) -> StepResult:
@@ -155,7 +173,7 @@ def record_decision(runner: Runner, journal: RunJournal) -> None:
             "run_id": journal.run_id,
             "score": score.get("score"),
             "reasons": list(journal.reasons),
-            "flaps": len(journal.extra.get("gate", {}).get("flaps", [])),
+            "flaps": journal.extra.get("gate", {}).get("flap_rounds", 0),
             "steps": journal.counts(),
         },
     }

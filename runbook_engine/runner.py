@@ -146,22 +146,35 @@ class Runner:
                 self.run_section(section, result, data)
             journal.status = "finished"
         except KeyboardInterrupt:
-            self.cancel.set()
-            journal.status = "interrupted"
-            for sr in journal.steps():
-                if sr.started_at is None:
-                    sr.outcome, sr.message = "skipped", "not run: the run was interrupted"
+            self._interrupted(journal)
         decide(journal)
-        more_reasons = judge(self, doc, journal, data)
+        more_reasons: list[str] = []
+        try:
+            more_reasons = judge(self, doc, journal, data)
+        except KeyboardInterrupt:  # during the stability window: the verdict and reports still come
+            self._interrupted(journal)
         journal.finished_at = now_utc()
         journal.duration_s = time.monotonic() - started
         decide(journal, more_reasons)
-        if journal.verdict == "NO-GO":
-            recommend(self.lib, doc.on_no_go, journal, data, probe=self.check_once)
-        if doc.gate is not None and not self.options.dry_run and journal.status == "finished":
-            record_decision(self, journal)
+        try:
+            if journal.verdict == "NO-GO":
+                # Interrupted: rank without probing the systems again; the person wants out.
+                probe = self.check_once if journal.status == "finished" else None
+                recommend(self.lib, doc.on_no_go, journal, data, probe=probe)
+            if doc.gate is not None and not self.options.dry_run and journal.status == "finished":
+                record_decision(self, journal)
+        except KeyboardInterrupt:
+            self._interrupted(journal)
+            decide(journal, more_reasons)
         self.emit(RunFinished(journal))
         return journal
+
+    def _interrupted(self, journal: RunJournal) -> None:
+        self.cancel.set()
+        journal.status = "interrupted"
+        for sr in journal.steps():
+            if sr.started_at is None:
+                sr.outcome, sr.message = "skipped", "not run: the run was interrupted"
 
     def check_once(self, step: Step, data: TemplateData) -> StepResult:
         """One attempt of a check, outside the journal's sections (gate re-checks)."""

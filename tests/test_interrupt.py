@@ -1,4 +1,5 @@
-"""Ctrl-C: the run stops, its command is ended, a partial report is written, exit 130."""
+"""Stopping a run: Ctrl-C or SIGTERM ends its commands and still writes the reports, and a
+reader that goes away (`| head`) does not stop the run or change its exit code."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 
-def test_sigint_writes_a_partial_report_and_exits_130(tmp_path: Path) -> None:
-    """SIGINT during a long step ends it, writes the journal as interrupted, and exits 130."""
-    (tmp_path / "runbooks").mkdir()
-    pidfile = tmp_path / "child.pid"
-    (tmp_path / "runbooks" / "slow.yaml").write_text(f"""
+from tests.support.httpserver import Server
+
+SLOW = """
 kind: runbook
 name: slow
 sections:
@@ -23,27 +23,107 @@ sections:
       - {{name: Quick, check: shell, with: {{command: "true"}}}}
       - {{name: Long, action: shell, with: {{command: "echo $$ > {pidfile}; exec sleep 60"}}}}
       - {{name: Never, check: shell, with: {{command: "true"}}}}
+"""
+
+
+def _start(tmp_path: Path, *args: str, stdout: int = subprocess.PIPE) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "runbook_engine", *args],
+        cwd=tmp_path,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(path: Path, what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not (path.exists() and path.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.exists(), f"{what} never happened"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.split(") ")[1][0] != "Z"
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_run_writes_a_partial_report(tmp_path: Path, sig: signal.Signals, code: int) -> None:
+    """SIGINT (Ctrl-C) or SIGTERM (a cancelled CI job) during a long step ends the step's
+    command, writes the journal as interrupted, and exits 130 or 143."""
+    (tmp_path / "runbooks").mkdir()
+    pidfile = tmp_path / "child.pid"
+    (tmp_path / "runbooks" / "slow.yaml").write_text(SLOW.format(pidfile=pidfile))
+    report = tmp_path / "out.json"
+    proc = _start(tmp_path, "run", "slow", "--report", str(report))
+    _wait_for(pidfile, "the long step's start")
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == code, out + err
+    journal = json.loads(report.read_text())
+    steps = [s for sec in journal["sections"] for s in sec["steps"]]
+    assert (journal["status"], journal["verdict"]) == ("interrupted", "NO-GO")
+    assert journal["reasons"][0] == "the run was interrupted"
+    assert [(s["name"], s["outcome"]) for s in steps] == [
+        ("Quick", "passed"),
+        ("Long", "error"),
+        ("Never", "skipped"),
+    ]
+    assert steps[2]["message"] == "not run: the run was interrupted"
+    assert not _alive(int(pidfile.read_text())), "the step's command survived"
+
+
+def test_ctrl_c_in_the_stability_window_still_gives_a_verdict(tmp_path: Path, http_server: Server) -> None:
+    """Interrupted while the gate holds its window: NO-GO, the window so far in the report."""
+    http_server.route("/health")
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "g.yaml").write_text(f"""
+kind: runbook
+name: g
+sections:
+  - name: S
+    steps:
+      - {{name: API answers, check: http, with: {{url: "{http_server.url}/health"}}}}
+gate: {{stable_for: 60s, interval: 100ms}}
 """)
     report = tmp_path / "out.json"
-    proc = subprocess.Popen([sys.executable, "-m", "runbook_engine", "run", "slow", "--report", str(report)],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while not pidfile.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert pidfile.exists(), "the long step never started"
+    proc = _start(tmp_path, "run", "g", "--report", str(report), "--no-history")
+    assert proc.stdout is not None
+    for line in proc.stdout:  # plain output: one line per gate round
+        if "gate round 2" in line:
+            break
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, out + err
     journal = json.loads(report.read_text())
-    steps = [s for sec in journal["sections"] for s in sec["steps"]]
-    assert journal["status"] == "interrupted"
-    assert journal["reasons"][0] == "the run was interrupted"
-    assert [(s["name"], s["outcome"]) for s in steps] == [("Quick", "passed"), ("Long", "error"), ("Never", "skipped")]
-    assert steps[2]["message"] == "not run: the run was interrupted"
-    child = int(pidfile.read_text())
-    try:
-        stat = Path(f"/proc/{child}/stat").read_text()
-        alive = stat.split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        alive = False
-    assert not alive, "the step's command survived Ctrl-C"
+    gate = journal["extra"]["gate"]
+    assert (journal["status"], journal["verdict"], gate["held"]) == ("interrupted", "NO-GO", False)
+    assert gate["rounds"] >= 2 and journal["reasons"] == ["the run was interrupted"]
+    assert "decision" not in journal["extra"]  # nobody confirmed an interrupted decision
+
+
+def test_a_reader_that_goes_away_does_not_stop_the_run(tmp_path: Path) -> None:
+    """`runbook run X -r out.json | head -1`: the run goes on, writes its report and exits
+    with its verdict (1 here: a failing check), with nothing on stderr."""
+    (tmp_path / "runbooks").mkdir()
+    steps = "\n".join(
+        f'      - {{name: "Step {i}", check: shell, with: {{command: "echo {i}"}}}}' for i in range(40)
+    )
+    (tmp_path / "runbooks" / "many.yaml").write_text(
+        "kind: runbook\nname: many\nsections:\n  - name: S\n    steps:\n"
+        f'{steps}\n      - {{name: Fails, check: shell, with: {{command: "false"}}}}\n'
+    )
+    report = tmp_path / "out.json"
+    shell = (
+        f"{sys.executable} -m runbook_engine run many --no-history -r {report} | head -1; "
+        'echo "status=${PIPESTATUS[0]}" >&2'
+    )
+    proc = subprocess.run(["bash", "-c", shell], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.stdout == "runbook many\n"
+    assert proc.stderr == "status=1\n"
+    journal = json.loads(report.read_text())
+    assert (journal["verdict"], len(journal["sections"][0]["steps"])) == ("NO-GO", 41)

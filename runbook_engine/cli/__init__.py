@@ -6,10 +6,13 @@ One module per group of commands; each registers itself on the shared Typer app.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 import traceback
 from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
 
 import typer
 
@@ -17,8 +20,8 @@ from runbook_engine.cli import core as _core  # noqa: F401  (registers its comma
 from runbook_engine.cli import drill as _drill  # noqa: F401
 from runbook_engine.cli import history as _history  # noqa: F401  (registers history)
 from runbook_engine.cli import report as _report  # noqa: F401  (registers report, checklist)
-from runbook_engine.cli.app import app, console
-from runbook_engine.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, UserError
+from runbook_engine.cli.app import State, app, console
+from runbook_engine.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, UserError
 
 __all__ = ["app", "main"]
 
@@ -27,10 +30,58 @@ def _crash_log() -> Path:
     return Path(tempfile.gettempdir()) / f"runbook-crash-{os.getpid()}.log"
 
 
+class PipeSafe:
+    """stdout that outlives its reader: `runbook run X -r out.json | head -1` must still
+    run to the end, write its reports and exit with the verdict. After the reader goes,
+    output is dropped instead of raising BrokenPipeError at the next print."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.closed_by_reader = False
+
+    def write(self, text: str) -> int:
+        if not self.closed_by_reader:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._reader_gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed_by_reader:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        self.closed_by_reader = True
+        # Point the descriptor at /dev/null so the interpreter's own flush at exit is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding... for Rich
+        return getattr(self._stream, name)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stopped like Ctrl-C (steps cancelled, process groups ended, reports
+    written), so a CI job cancelled mid-run leaves no orphans; exits 143, not 130."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    State.terminated = True
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors exit 2 with one line each; bugs exit 3 with a log file."""
     command = typer.main.get_command(app)
     err = console(stderr=True)
+    if not isinstance(sys.stdout, PipeSafe):
+        sys.stdout = PipeSafe(sys.stdout)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = command.main(args=argv, prog_name="runbook", standalone_mode=False)
     except UserError as exc:
@@ -43,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
         if callable(show):
             show(file=sys.stderr)
         code = EXIT_USAGE
+    except Terminated:
+        err.print("terminated")
+        code = EXIT_TERMINATED
     except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted")
         code = EXIT_INTERRUPTED

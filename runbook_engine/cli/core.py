@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from runbook_engine.cli.app import DirOpt, app, console
-from runbook_engine.errors import EXIT_INTERRUPTED, UserError
+from runbook_engine.cli.app import DirOpt, app, console, interrupted_exit_code
+from runbook_engine.errors import UserError
 
 
 def _library(directory: Path | None, extra: list[Path] | None = None) -> Any:
@@ -183,7 +183,7 @@ def run(
         if not quiet:
             out.print(f"report: {path}")
     if journal.status == "interrupted":
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(interrupted_exit_code())
     raise typer.Exit(1 if journal.verdict == "NO-GO" else 0)
 
 

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from runbook_engine.cli.app import DirOpt, app, console
+from runbook_engine.cli.app import DirOpt, app, console, interrupted_exit_code
 from runbook_engine.cli.core import _library, _parse_duration_option, _parse_event, _parse_vars
-from runbook_engine.errors import EXIT_INTERRUPTED, UserError
+from runbook_engine.errors import UserError
 
 EnvOpt = Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")]
 VarOpt = Annotated[list[str] | None, typer.Option("--var", help="Override a var: KEY=VALUE (repeatable).")]
@@ -92,7 +92,7 @@ def _run_contingency(names: list[str], inject: bool, a: DrillArgs) -> list[Any]:
             if not a.quiet:
                 out.print(f"report: {path}")
         if journal.status == "interrupted":
-            raise typer.Exit(EXIT_INTERRUPTED)
+            raise typer.Exit(interrupted_exit_code())
     return journals
 
 
