@@ -7,6 +7,7 @@ Not in a terminal: the same lines as plain, stable text (for CI logs and pipes).
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -52,6 +53,7 @@ class ConsoleView:
         self.console = console
         self.quiet = quiet
         self.drilling = False  # set per run: a drill's Detect phase reads the other way round
+        self.dry_run = False
         self.live_enabled = console.is_terminal and not quiet
         self.running: dict[str, tuple[StepResult, float]] = {}
         self.live: Live | None = None
@@ -114,10 +116,12 @@ class ConsoleView:
     # -- live area ------------------------------------------------------------
     def _start(self, journal: RunJournal) -> None:
         self.drilling = journal.kind == "drill"
+        self.dry_run = journal.dry_run
         env = f" (environment {journal.environment})" if journal.environment else ""
         dry = " [dry run]" if journal.dry_run else ""
         if not self.quiet:
-            self.console.print(Text(f"runbook {journal.runbook}{env}{dry}", style="bold"))
+            what = "contingency" if journal.kind == "drill" else "runbook"
+            self.console.print(Text(f"{what} {journal.runbook}{env}{dry}", style="bold"))
         if self.live_enabled:
             self.live = Live(self, console=self.console, refresh_per_second=8, transient=True)
             self.live.start()
@@ -170,6 +174,10 @@ class ConsoleView:
         marks += " [manual]" if step.kind == "manual" else ""
         line = Text.assemble((f"  {label:<7} ", style), _fit(step.name + marks), (f" {dur:>7}", "dim"))
         self.console.print(line)
+        if self.dry_run and step.args:
+            # The resolved plan: what the step would be given (templates rendered, secrets masked).
+            shown = "; ".join(f"{k}={_compact(v)}" for k, v in step.args.items())
+            self.console.print(Text(f"          {step.plugin}: {_clip(shown, 200)}", style="dim"))
         if step.message and (step.outcome != "passed" or label == "SEEN"):
             for msg_line in step.message.splitlines()[:6]:
                 self.console.print(
@@ -347,3 +355,17 @@ class TerminalInteraction:
             return None
         finally:
             self.view.resume()
+
+
+def _compact(value: object) -> str:
+    """An argument on one line: strings as they are, the rest as JSON."""
+    if isinstance(value, str):
+        return " ".join(value.split())
+    try:
+        return json.dumps(value, default=str, ensure_ascii=False)
+    except ValueError:
+        return str(value)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -32,7 +32,7 @@ def critical_checks(doc: Runbook, journal: RunJournal) -> list[Step]:
 
 def _round(runner: Runner, checks: list[Step], data: TemplateData) -> list[tuple[Step, StepResult]]:
     """Re-run every check once, concurrently (they are independent)."""
-    with ThreadPoolExecutor(max_workers=min(8, max(1, len(checks))), thread_name_prefix="gate") as pool:
+    with ThreadPoolExecutor(max_workers=min(16, max(1, len(checks))), thread_name_prefix="gate") as pool:
         results = list(pool.map(lambda s: runner.check_once(s, data), checks))
     return list(zip(checks, results, strict=True))
 

@@ -127,6 +127,8 @@ class Runner:
                 "`runbook list` shows them"
             )
         doc = loaded.doc
+        if self.options.stable_for is not None and doc.gate is None:
+            raise UserError(f"--stable-for shortens a gate's window, and runbook {name!r} has no `gate:`")
         data = self.prepare(doc)
         self.refuse_unconfirmable_destructive(doc.steps(), data)
         journal = self.new_journal(doc, loaded.path, loaded.sha256, data)

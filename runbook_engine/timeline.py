@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from runbook_engine.durations import format_duration
 from runbook_engine.loader import Library
 
 
@@ -65,23 +66,40 @@ class PlanRow:
     start: datetime
     budget_s: float | None
     deadline: datetime | None
-    status: str  # "upcoming", "due now" (started, within its budget) or "overdue"
+    status: str  # "upcoming", "due now" (started, before its deadline) or "overdue"
+    note: str = ""
 
 
 def plan(lib: Library, event: datetime, now: datetime) -> list[PlanRow]:
-    """Every runbook with an offset, in time order, with its start, deadline and status now."""
+    """Every runbook with an offset, in time order, with its start, deadline and status now.
+
+    The deadline is the start plus the budget; a runbook without a budget is due until
+    the next phase starts (the last one, until its own start has passed by a day)."""
+    timed = sorted(
+        (
+            (loaded.doc.offset, name, loaded.doc)
+            for name, loaded in lib.runbooks.items()
+            if loaded.doc.offset is not None
+        ),
+        key=lambda t: (t[0], t[1]),
+    )
     rows = []
-    for name, loaded in lib.runbooks.items():
-        doc = loaded.doc
-        if doc.offset is None:
-            continue
-        start = event + timedelta(seconds=doc.offset)
-        deadline = start + timedelta(seconds=doc.budget) if doc.budget else None
+    for i, (offset, name, doc) in enumerate(timed):
+        start = event + timedelta(seconds=offset)
+        if doc.budget:
+            deadline: datetime | None = start + timedelta(seconds=doc.budget)
+        elif i + 1 < len(timed):
+            deadline = event + timedelta(seconds=timed[i + 1][0])
+        else:
+            deadline = start + timedelta(days=1) if now > start + timedelta(days=1) else None
         if deadline is not None and now > deadline:
             status = "overdue"
         elif now >= start:
             status = "due now"
         else:
             status = "upcoming"
-        rows.append(PlanRow(name, doc.title or name, doc.offset, start, doc.budget, deadline, status))
-    return sorted(rows, key=lambda r: (r.offset_s, r.name))
+        note = ""
+        if offset < 0 and doc.budget and deadline is not None and deadline > event:
+            note = f"its budget runs {format_duration((deadline - event).total_seconds())} past T-0"
+        rows.append(PlanRow(name, doc.title or name, offset, start, doc.budget, deadline, status, note))
+    return rows

@@ -259,7 +259,7 @@ def test_timeout_kills_the_command_and_its_children(project: Project, tmp_path: 
 
 
 def test_parallel_section_runs_steps_concurrently(project: Project) -> None:
-    """Ten 1-second steps in a parallel section finish in under 2 seconds."""
+    """Ten 1-second steps in a parallel section (default max_parallel) finish in under 2 seconds."""
     steps = "\n".join(
         f"              - {{name: Sleeper {i}, action: shell, with: {{command: 'sleep 1'}}}}"
         for i in range(10)
@@ -272,7 +272,6 @@ def test_parallel_section_runs_steps_concurrently(project: Project) -> None:
         sections:
           - name: Together
             parallel: true
-            max_parallel: 10
             steps:
 {steps}
     """,
@@ -351,6 +350,7 @@ def test_secrets_never_reach_console_or_journal(project: Project, monkeypatch: A
     text = result.out + result.err + str(journal) + (project.root / "journal.json").read_text()
     text += dry.out + dry.err
     assert "s3cr3t-value-xyz" not in text
+    assert "shell: command=echo ***" in dry.out  # the plan shows where the secret goes, masked
     steps = steps_by_id(journal)
     assert steps["prints-it"]["outputs"]["stdout"] == "key=***\n"
     assert steps["fails-on-it"]["message"] == "stdout == 'nope' -> stdout = '***\\n'"
@@ -382,6 +382,7 @@ def test_dry_run_runs_nothing_and_marks_destructive(project: Project, tmp_path: 
     )
     assert step["args"] == {"command": f"touch {target}"}
     assert "[destructive]" in result.out
+    assert f"          shell: command=touch {target}\n" in result.out  # the resolved plan, printed
 
 
 def test_destructive_without_yes_and_without_terminal_is_refused(project: Project, tmp_path: Path) -> None:

@@ -206,11 +206,17 @@ def plan(
     out = console()
     out.print(f"event at {when:%Y-%m-%d %H:%M %Z} ({t_minus((now - when).total_seconds())} now)")
     for r in rows:
-        deadline = f"{r.deadline:%H:%M}" if r.deadline else "-"
+        if r.deadline is None:
+            deadline = "-"
+        elif r.deadline.date() == r.start.date():
+            deadline = f"{r.deadline:%H:%M}"
+        else:
+            deadline = f"{r.deadline:%m-%d %H:%M}"
         budget = format_duration(r.budget_s) if r.budget_s else "-"
         style = {"overdue": "red", "due now": "yellow"}.get(r.status, "")
+        note = f"  ({r.note})" if r.note else ""
         out.print(
-            f"{t_minus(r.offset_s):>9}  {r.start:%Y-%m-%d %H:%M}  budget {budget:>6}  until {deadline}  "
-            f"{r.name:<22} {r.status}",
+            f"{t_minus(r.offset_s):>9}  {r.start:%Y-%m-%d %H:%M}  budget {budget:>6}  until {deadline:<11}  "
+            f"{r.name:<22} {r.status}{note}",
             style=style,
         )

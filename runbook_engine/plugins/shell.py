@@ -72,6 +72,10 @@ def _text(data: bytes | None) -> str:
 def run(spec: Spec, ctx: Context) -> Outputs:
     args: str | list[str] = spec.command if spec.command is not None else list(spec.argv or [])
     cwd = ctx.resolve(spec.cwd) if spec.cwd else ctx.workdir
+    if not cwd.is_dir():
+        # Otherwise Popen's "No such file or directory" reads as if the command were missing.
+        what = "is not a folder" if cwd.exists() else "does not exist"
+        raise StepError(f"cwd {str(cwd)!r} {what}; fix `cwd:` (relative paths start at the project folder)")
     try:
         # A new session makes the command a process-group leader, so a timeout can end
         # the command together with everything it started.

@@ -77,6 +77,16 @@ def test_stable_for_flag_shortens_the_window(project: Project, http_server: Serv
     assert (result.code, journal["extra"]["gate"]["stable_for_s"]) == (0, 0.2)
 
 
+def test_stable_for_without_a_gate_is_a_usage_error(project: Project) -> None:
+    """--stable-for on a runbook with no gate would be silently ignored: refuse it instead."""
+    project.runbook("p", "kind: runbook\nname: p\nsections: [{name: S, steps: [{manual: X}]}]\n")
+    result = project.cli("run", "p", "--stable-for", "10s")
+    assert (result.code, result.err) == (
+        2,
+        "--stable-for shortens a gate's window, and runbook 'p' has no `gate:`\n",
+    )
+
+
 def test_no_window_when_the_first_pass_already_failed(project: Project, http_server: Server) -> None:
     """A critical failure in the first pass is NO-GO at once; the window is not started."""
     http_server.route("/health", status=500)

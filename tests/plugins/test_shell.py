@@ -42,6 +42,16 @@ def test_missing_program_is_a_step_error() -> None:
         run_plugin(shell, {"argv": ["no-such-program-xyz"]})
 
 
+def test_a_missing_cwd_is_named(tmp_path: Path) -> None:
+    """A `cwd:` that is not a folder says so, instead of blaming the command."""
+    (tmp_path / "file").write_text("")
+    ctx = make_context(workdir=tmp_path)
+    with pytest.raises(StepError, match=r"cwd '.*/nowhere' does not exist; fix `cwd:`"):
+        run_plugin(shell, {"command": "true", "cwd": "nowhere"}, ctx)
+    with pytest.raises(StepError, match=r"cwd '.*/file' is not a folder"):
+        run_plugin(shell, {"command": "true", "cwd": "file"}, ctx)
+
+
 def test_timeout_kills_the_group() -> None:
     """At its timeout the command is killed and a StepError says so."""
     started = time.monotonic()

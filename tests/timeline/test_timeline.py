@@ -53,14 +53,26 @@ def test_plan_lists_phases_in_order_with_status(project: Project) -> None:
     event = (datetime.now(UTC) + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
     result = project.cli("plan", "--event", event)
     rows = [line.split() for line in result.out.splitlines()[1:]]
+    # The deadline takes one column ("08:20") or two ("12-01 00:20", across midnight).
+    names = [next(i for i, word in enumerate(r) if word in PHASES) for r in rows]
     # early: 08:00-08:20 before a 10:00 event, i.e. ended 1h20m before "now" (T-20m): overdue.
     # middle: starts T-30m, due until T-15m: now is T-20m, so due now. late: starts T-5m: upcoming.
-    assert [(r[0], r[7], " ".join(r[8:])) for r in rows] == [
+    assert [(r[0], r[i], " ".join(r[i + 1 :])) for r, i in zip(rows, names, strict=True)] == [
         ("T-2h", "early", "overdue"),
         ("T-30m", "middle", "due now"),
-        ("T-5m", "late", "upcoming"),
+        ("T-5m", "late", "upcoming (its budget runs 5m00s past T-0)"),
     ]
     assert result.code == 0
+
+
+def test_a_phase_without_budget_is_due_until_the_next_one(project: Project) -> None:
+    """Without a budget a phase's deadline is the next phase's start; the plan never says
+    "due now" years after the event."""
+    project.runbook("a", "kind: runbook\nname: a\noffset: -2h\nsections: [{name: S, steps: [{manual: X}]}]\n")
+    project.runbook("b", "kind: runbook\nname: b\noffset: -1h\nsections: [{name: S, steps: [{manual: X}]}]\n")
+    result = project.cli("plan", "--event", "2020-01-01 10:00+00:00")
+    lines = result.out.splitlines()[1:]
+    assert [line.split()[6:] for line in lines] == [["09:00", "a", "overdue"], ["01-02", "09:00", "b", "overdue"]]
 
 
 def test_plan_needs_an_event_time(project: Project) -> None:
