@@ -195,6 +195,10 @@ def _emit(columns: list[str], rows: list[tuple[Any, ...]], fmt: Format, empty: s
     elif not rows and empty:
         print(empty)
     else:
+        if "flaky" in columns:  # the mark people look for: first, not off the right edge
+            i = columns.index("flaky")
+            columns = [columns[i], *columns[:i], *columns[i + 1 :]]
+            rows = [(row[i], *row[:i], *row[i + 1 :]) for row in rows]
         _print_table(columns, [[_cell(c, v) for c, v in zip(columns, row, strict=True)] for row in rows])
 
 
@@ -255,9 +259,39 @@ def _human(column: str, value: Any) -> str:
 
 
 def _print_table(columns: list[str], rows: list[list[str]]) -> None:
-    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+    widths = _fit_widths(columns, rows, _terminal_width())
     for line in [columns, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+        cells = (_clip(cell, w).ljust(w) for cell, w in zip(line, widths, strict=True))
+        print("  ".join(cells).rstrip())
+
+
+def _terminal_width() -> int:
+    """The terminal's width ($COLUMNS wins); a pipe or file gets 160, as the console does."""
+    import shutil
+
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return shutil.get_terminal_size((160, 24)).columns
+    return 160
+
+
+def _fit_widths(columns: list[str], rows: list[list[str]], width: int) -> list[int]:
+    """Column widths that fit `width`: the widest columns (names, messages) give way first,
+    down to 12 characters each; the numbers always show whole."""
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+    excess = sum(widths) + 2 * (len(widths) - 1) - width
+    while excess > 0:
+        widest = max(range(len(widths)), key=lambda i: widths[i])
+        if widths[widest] <= 12:
+            break
+        cut = min(excess, widths[widest] - max(12, sorted(widths)[-2] if len(widths) > 1 else 12))
+        cut = max(cut, 1)
+        widths[widest] -= cut
+        excess -= cut
+    return widths
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _drill_trends(columns: list[str], rows: list[tuple[Any, ...]]) -> None:
