@@ -265,28 +265,28 @@ def _print_table(columns: list[str], rows: list[list[str]]) -> None:
         print("  ".join(cells).rstrip())
 
 
-def _terminal_width() -> int:
-    """The terminal's width ($COLUMNS wins); a pipe or file gets 160, as the console does."""
+def _terminal_width() -> int | None:
+    """The terminal's width ($COLUMNS wins); None for a pipe or file, which get every
+    character (text to grep and diff)."""
     import shutil
 
     if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
         return shutil.get_terminal_size((160, 24)).columns
-    return 160
+    return None
 
 
-def _fit_widths(columns: list[str], rows: list[list[str]], width: int) -> list[int]:
+def _fit_widths(columns: list[str], rows: list[list[str]], width: int | None) -> list[int]:
     """Column widths that fit `width`: the widest columns (names, messages) give way first,
-    down to 12 characters each; the numbers always show whole."""
+    a character at a time, never below their header or 8 characters; numbers show whole."""
     widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
-    excess = sum(widths) + 2 * (len(widths) - 1) - width
+    floors = [max(8, len(c)) for c in columns]
+    excess = 0 if width is None else sum(widths) + 2 * (len(widths) - 1) - width
     while excess > 0:
-        widest = max(range(len(widths)), key=lambda i: widths[i])
-        if widths[widest] <= 12:
-            break
-        cut = min(excess, widths[widest] - max(12, sorted(widths)[-2] if len(widths) > 1 else 12))
-        cut = max(cut, 1)
-        widths[widest] -= cut
-        excess -= cut
+        room = [i for i in range(len(widths)) if widths[i] > floors[i]]
+        if not room:
+            break  # as narrow as it goes; the terminal wraps the rest
+        widths[max(room, key=lambda i: widths[i])] -= 1
+        excess -= 1
     return widths
 
 
