@@ -51,23 +51,25 @@ def checklist(
         ),
     ] = False,
     output: OutOpt = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env", "-e", help="Show with: values for this environment (default: the default environment)."
+        ),
+    ] = None,
     directory: DirOpt = None,
 ) -> None:
     """Print a runbook or contingency as a paper checklist (.html for print, .md); Markdown to stdout."""
     from runbook_engine.loader import load_library, runbook_dir
     from runbook_engine.report import write_atomic
     from runbook_engine.report.checklist import CHECKLIST_FORMATS, build_checklist, render_checklist
+    from runbook_engine.report.output import check_output_paths
 
     outputs = list(output or [])
-    for path in outputs:
-        if path.suffix.lower() not in CHECKLIST_FORMATS:
-            raise UserError(
-                f"-o {path}: unknown checklist format {path.suffix or '(none)'!r}; "
-                f"use one of {', '.join(sorted(CHECKLIST_FORMATS))}"
-            )
+    check_output_paths(outputs, "-o", CHECKLIST_FORMATS, "checklist")
     if everything and name:
         raise UserError("checklist: give a name or --all, not both")
-    doc = build_checklist(load_library(runbook_dir(directory)), name, everything)
+    doc = build_checklist(load_library(runbook_dir(directory)), name, everything, env)
     if not outputs:
         sys.stdout.write(render_checklist(doc, "md"))
         return

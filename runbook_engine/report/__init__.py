@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +10,9 @@ from pydantic import ValidationError
 
 from runbook_engine.errors import UserError
 from runbook_engine.journal import JOURNAL_VERSION, RunJournal
+from runbook_engine.report.output import check_output_paths, write_atomic
+
+__all__ = ["RENDERERS", "check_report_paths", "load_journal", "write_atomic", "write_report"]
 
 
 def _json(journal: RunJournal) -> str:
@@ -45,34 +46,10 @@ RENDERERS: dict[str, Callable[[RunJournal], str]] = {
 
 
 def check_report_paths(paths: list[Path], flag: str = "--report") -> None:
-    """Reject an unknown extension before anything runs (exit 2, nothing written)."""
-    for p in paths:
-        if p.suffix.lower() not in RENDERERS:
-            raise UserError(
-                f"{flag} {p}: unknown report format {p.suffix or '(none)'!r}; "
-                f"use one of {', '.join(sorted(RENDERERS))}"
-            )
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write next to the target and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        # mkstemp makes the file private (0600); a report is an ordinary file to share.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    current = os.umask(0o022)  # the only way to read it is to set it; put it back at once
-    os.umask(current)
-    return current
+    """Refuse, before anything runs, a report path that cannot be written: an unknown
+    extension, a folder, a parent that is a file, a place no file can be created (/proc,
+    a read-only mount). A UserError (exit 2) naming the path and why; nothing is written."""
+    check_output_paths(paths, flag, RENDERERS, "report")
 
 
 def write_report(journal: RunJournal, path: Path) -> None:

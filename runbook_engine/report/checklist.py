@@ -1,8 +1,11 @@
 """Printable checklists: a runbook or contingency on paper, from the loaded specs.
 
-Step text is shown as written in the YAML, templates unrendered (`{{ vars.api }}`): a
-checklist is printed before the event, for any environment, and it never needs (so never
-shows) a secret value. `with:` arguments whose names suggest credentials are left out.
+`with:` values and `manual:` text are rendered with the environment's vars
+(`{{ env.compose_file }}` becomes `compose/docker-compose.yml`) so the sheet says what a
+step really looks at. A checklist is printed before the event and never needs a secret:
+secrets are never looked up, only shown masked (`***`), and a template that needs what only
+a run has (a step's output, the event time) is shown as written. `with:` arguments whose
+names suggest credentials are left out entirely.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import Any
 
 from runbook_engine.durations import format_duration
 from runbook_engine.errors import UserError
-from runbook_engine.expr import suggest
+from runbook_engine.expr import ExpressionError, render, suggest
 from runbook_engine.loader import Library
+from runbook_engine.redact import MASK
 from runbook_engine.report.templating import template_env
 from runbook_engine.report.view import offset_label, short
 from runbook_engine.spec import Contingency, Runbook, Step
@@ -93,28 +97,103 @@ class Sheet:
     def steps(self) -> int:
         return sum(len(p.items) for p in self.parts)
 
+    @property
+    def decision(self) -> bool:
+        """A GO / NO-GO box belongs to a runbook that is a decision: one with a `gate:`.
+        Setup, rehearsal and after-the-event runbooks end with a plain sign-off."""
+        return self.kind == "runbook" and self.gate is not None
+
+    @property
+    def heading(self) -> str:
+        """`T-2h: environment setup`: the label in front, unless the title already starts with
+        one (`T-5m: go / no-go` may start at T-15m so that its call is made by T-5m)."""
+        if not self.when or _leading(self.when).match(self.title) or _T_LABEL.match(self.title):
+            return self.title
+        return f"{self.when}: {self.title}"
+
+    @property
+    def starts(self) -> str | None:
+        """The offset, when the heading names another moment: `starts at T-15m`."""
+        if self.when and not _leading(self.when).match(self.heading):
+            return f"starts at {self.when}"
+        return None
+
+    @property
+    def subject(self) -> str:
+        """The title without a leading label, for the HTML sheet that shows the label apart."""
+        found = _leading(self.when).match(self.title) if self.when else None
+        if found is None:
+            return self.title
+        return self.title[found.end() :].lstrip(" :\u00b7\u2013\u2014-") or self.title
+
 
 @dataclass
 class Checklist:
     title: str
     sheets: list[Sheet]
     contingencies: list[Recovery] = field(default_factory=list)  # the table at the end of --all
+    event: bool = False  # --all: a plan first, an event-level GO / NO-GO sign-off last
+    environment: str | None = None  # whose vars the `with:` values were rendered with
 
 
-def _target(step: Step) -> str:
-    """What an automated step looks at, from its `with:` (unrendered, credentials left out)."""
+# An event label at the start of a title: T-2h, T-90m, T-1h30m, T+1h, T-0.
+_T_LABEL = re.compile(r"T[+-]\d[\dhmsd]*(?!\w)")
+
+
+def _leading(label: str) -> re.Pattern[str]:
+    """The label at the start of a title, as a whole word (`T-1h` does not start `T-1h30m`)."""
+    return re.compile(rf"{re.escape(label)}(?!\w)")
+
+
+def _rendered(value: Any, context: dict[str, Any]) -> Any:
+    """Each string rendered on its own where it can be; as written where it cannot."""
+    if isinstance(value, str):
+        try:
+            return render(value, context)
+        except ExpressionError:
+            return value
+    if isinstance(value, dict):
+        return {k: _rendered(v, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rendered(v, context) for v in value]
+    return value
+
+
+def _target(step: Step, context: dict[str, Any]) -> str:
+    """What an automated step looks at, from its `with:` (rendered where possible, credentials left out)."""
     parts = []
     for key, value in step.with_.items():
         if _SECRET_KEY.search(key):
             continue
-        parts.append(f"{key}={short(value, 60)}")
+        parts.append(f"{key}={short(_rendered(value, context), 60)}")
     return short(", ".join(parts), TARGET_CHARS) if parts else ""
 
 
+def template_context(lib: Library, doc: Runbook | Contingency, environment: str | None) -> dict[str, Any]:
+    """vars and env as a run in `environment` would see them, with every secret as `***`.
+
+    Secrets are never looked up. There are no `steps`, `event` or `now`: a template that
+    reads them stays as written, and so does one reading a var that could not be built."""
+    from runbook_engine.context import build_template_data
+
+    # The environment's vars, resolved as a run resolves them; the document's own vars
+    # are rendered below, so that one made from a secret is masked instead of failing.
+    data = build_template_data(lib, doc.model_copy(update={"secrets": [], "vars": {}}), environment, {}, None)
+    context: dict[str, Any] = {"vars": {}, "env": data.env, "secrets": {name: MASK for name in doc.secrets}}
+    for key, value in doc.vars.items():
+        try:
+            context["vars"][key] = render(value, context)
+        except ExpressionError:
+            continue  # undefined from here on: templates using it are shown as written
+    return context
+
+
 class _Builder:
-    def __init__(self, lib: Library) -> None:
+    def __init__(self, lib: Library, environment: str | None) -> None:
         self.lib = lib
+        self.environment = environment
         self.number = 0
+        self.context: dict[str, Any] = {}  # of the document being built
 
     def item(self, step: Step) -> Item:
         self.number += 1
@@ -126,12 +205,13 @@ class _Builder:
             default = bool(checks)
         return Item(
             number=self.number,
-            title=step.title,
+            # `manual:` text is a template too (a run shows it rendered); names are not.
+            title=str(_rendered(step.title, self.context)) if step.kind == "manual" else step.title,
             kind=step.kind,
             plugin=step.plugin,
             checks=checks,
             default_checks=default,
-            target=_target(step) if step.kind != "manual" else "",
+            target=_target(step, self.context) if step.kind != "manual" else "",
             owner=step.owner,
             severity=step.severity,
             destructive=step.destructive,
@@ -142,6 +222,7 @@ class _Builder:
 
     def runbook(self, doc: Runbook) -> Sheet:
         self.number = 0
+        self.context = template_context(self.lib, doc, self.environment)
         parts = [
             Part(
                 s.name,
@@ -175,6 +256,7 @@ class _Builder:
 
     def contingency(self, doc: Contingency) -> Sheet:
         self.number = 0
+        self.context = template_context(self.lib, doc, self.environment)
         phases = doc.phase_steps()
         parts = [
             Part(PHASE_TITLES[phase], None, None, False, [self.item(s) for s in phases[phase]])
@@ -199,10 +281,22 @@ class _Builder:
         return Recovery(c.name, c.title or c.name, c.symptoms or "-", format_duration(c.rto), first)
 
 
-def build_checklist(lib: Library, name: str | None, everything: bool = False) -> Checklist:
+def build_checklist(
+    lib: Library, name: str | None, everything: bool = False, environment: str | None = None
+) -> Checklist:
     """One runbook or contingency by name, or (everything) every runbook with an offset in
-    event order, most negative first, then the table of contingencies."""
-    builder = _Builder(lib)
+    event order, most negative first, then the table of contingencies. `with:` values are
+    rendered for `environment` (default: the default environment)."""
+    if environment is not None and environment not in lib.environments:
+        known = sorted(lib.environments)
+        raise UserError(
+            f"unknown environment {environment!r}{suggest(environment, known)}; "
+            f"known: {', '.join(known) or 'none'}"
+        )
+    env = environment or lib.default_environment()
+    if env not in lib.environments:
+        env = None  # e.g. RUNBOOK_ENV names an environment this directory lacks: vars only
+    builder = _Builder(lib, env)
     if everything:
         timed = sorted(
             (loaded.doc for loaded in lib.runbooks.values() if loaded.doc.offset is not None),
@@ -214,6 +308,8 @@ def build_checklist(lib: Library, name: str | None, everything: bool = False) ->
             "Event checklist",
             [builder.runbook(doc) for doc in timed],
             [builder.recovery(n) for n in sorted(lib.contingencies)],
+            event=True,
+            environment=env,
         )
     if not name:
         raise UserError("checklist: give a runbook or contingency name, or --all")
@@ -226,7 +322,7 @@ def build_checklist(lib: Library, name: str | None, everything: bool = False) ->
         raise UserError(
             f"no runbook or contingency named {name!r}{suggest(name, known)}; `runbook list` shows them"
         )
-    return Checklist(sheet.title, [sheet])
+    return Checklist(sheet.title, [sheet], environment=env)
 
 
 def render_checklist(checklist: Checklist, fmt: str) -> str:

@@ -38,11 +38,13 @@ EXTRA_TITLES = {
 
 
 def offset_label(seconds: float | None) -> str:
-    """An event offset as people say it: T-2h, T-90m, T-30s, T+5m."""
+    """An event offset as people say it: T-2h, T-90m, T-30s, T-0, T+5m."""
     if seconds is None:
         return "-"
     sign = "-" if seconds < 0 else "+"
     s = abs(round(seconds))
+    if s == 0:
+        return "T-0"  # the moment itself, as timeline.t_minus and people say it
     if s and s % 3600 == 0:
         return f"T{sign}{s // 3600}h"
     if s % 60 == 0:

@@ -1,13 +1,12 @@
 """Every report format, rendered from journals of real runs (local HTTP server, shell, a
-project plugin): Markdown against golden files, JUnit parsed, JSON round-tripped, HTML
-escaped and self-contained."""
+project plugin): Markdown against golden files, JSON round-tripped, HTML escaped and
+self-contained. JUnit has its own file, test_junit.py."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -64,78 +63,6 @@ def test_markdown_report_of_a_go_run_matches_golden(project: Project, http_serve
     run = scenario.run(project, http_server, "journal", "report.md")
     assert (run.result.code, run.journal.verdict) == (0, "GO")
     _golden("go.md", scenario.normalise((project.root / "report.md").read_text()))
-
-
-def test_junit_has_a_suite_per_section_and_a_case_per_step(project: Project, http_server: Server) -> None:
-    """JUnit: suites per section with exact counts; failure/error/skipped elements; times in seconds."""
-    scenario.setup(project, http_server)
-    http_server.route("/health", status=500, body={"status": "degraded"})
-    run = scenario.run(project, http_server, "journal", "junit.xml")
-    root = ET.parse(project.root / "junit.xml").getroot()
-    assert root.tag == "testsuites"
-    assert {k: root.get(k) for k in ("name", "tests", "failures", "errors")} == {
-        "name": "runbook launch-check",
-        "tests": "10",
-        "failures": "2",
-        "errors": "0",
-    }
-    suites = root.findall("testsuite")
-    summary = [
-        (s.get("name"), s.get("tests"), s.get("failures"), s.get("errors"), s.get("skipped")) for s in suites
-    ]
-    assert summary == [
-        ("Service", "5", "2", "0", "0"),
-        ("Data", "3", "0", "0", "2"),
-        ("People", "2", "0", "0", "0"),
-    ]
-    cases = {c.get("name"): c for c in root.iter("testcase")}
-    assert len(cases) == 10
-    health = cases["API is healthy"]
-    assert health.get("classname") == "launch-check.Service"
-    failure = health.find("failure")
-    assert failure is not None
-    assert (
-        failure.get("message")
-        == "status == 200 -> status = 500; json.status == \"healthy\" -> json.status = 'degraded'"
-    )
-    disk = cases["Disk has room"].find("failure")
-    assert disk is not None
-    assert disk.get("message") == (
-        "[warning] '97%' not in stdout -> stdout = 'disk1 97% used\\ndisk2 97% used\\ndisk3 97% used\\n"
-        "disk4 97% used\\ndisk5 97% used\\ndisk6 97% used\\ndisk7 97% used\\ndisk..."
-    )
-    skipped = cases["Dashboard shows orders"].find("skipped")
-    assert skipped is not None and skipped.get("message") == "blocked: needs health, which did not pass"
-    when = cases["Containers are up"].find("skipped")
-    assert when is not None and when.get("message") == 'skipped: when: vars.profile == "docker" is false'
-    steps = {s.name: s for s in run.journal.steps()}
-    for name, case in cases.items():
-        assert float(case.get("time") or "x") == pytest.approx(steps[name].duration_s or 0.0, abs=0.0006)
-    for suite, section in zip(suites, run.journal.sections, strict=True):
-        assert float(suite.get("time") or "x") == pytest.approx(section.duration_s or 0.0, abs=0.0006)
-    props = {p.get("name"): p.get("value") for p in suites[0].iter("property")}
-    assert props == {
-        "runbook": "launch-check",
-        "run_id": run.journal.run_id,
-        "environment": "",
-        "verdict": "NO-GO",
-        "budget_s": "60",
-    }
-
-
-def test_junit_error_for_a_step_that_could_not_check(project: Project, http_server: Server) -> None:
-    """A refused connection is a JUnit <error> (could not check), not a <failure>."""
-    scenario.setup(project, http_server)
-    result = project.cli(
-        "run", "launch-check", "--var", "api=http://127.0.0.1:1", "--confirm-manual", "--report", "junit.xml"
-    )
-    assert result.code == 1
-    root = ET.parse(project.root / "junit.xml").getroot()
-    assert (root.get("failures"), root.get("errors")) == ("1", "2")
-    error = next(c for c in root.iter("testcase") if c.get("name") == "API is healthy").find("error")
-    assert error is not None
-    message = error.get("message") or ""
-    assert message.startswith("GET http://127.0.0.1:1/health: connection failed"), message
 
 
 def test_json_report_round_trips_into_the_journal(project: Project, http_server: Server) -> None:
