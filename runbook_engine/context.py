@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_engine.errors import UserError
-from runbook_engine.expr import ExpressionError, render, suggest
+from runbook_engine.expr import ExpressionData, ExpressionError, render, suggest
 from runbook_engine.loader import Library
 from runbook_engine.redact import Redactor
 from runbook_engine.spec import Contingency, Environment, Runbook
@@ -38,15 +38,19 @@ class TemplateData:
             "now": datetime.now(UTC).isoformat(),
         }
 
-    def for_expressions(self, outputs: dict[str, Any]) -> dict[str, Any]:
-        """Plugin outputs plus the context; secrets are left out so no explanation can show them."""
+    def for_expressions(self, outputs: dict[str, Any]) -> ExpressionData:
+        """Plugin outputs plus the context; secrets are left out so no explanation can show them.
+
+        An output may still hold a secret (a command that echoes it): explanations mask
+        each value before showing and shortening it.
+        """
         data = dict(outputs)
         data.update({k: v for k, v in self.for_templates().items() if k != "secrets"})
-        return data
+        return ExpressionData(data, show=self.redactor.data)
 
     @property
     def redactor(self) -> Redactor:
-        return Redactor(self.secrets)
+        return Redactor(self.secrets)  # cheap: the compiled pattern is cached per set of secrets
 
 
 def _read_secrets_file(path: Path) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,28 @@ CONTEXT_ROOTS = ("vars", "env", "secrets", "event", "steps", "now")
 
 
 class ExpressionError(ValueError):
-    """A template or expression that cannot be compiled or evaluated."""
+    """A template or expression that cannot be compiled or evaluated.
+
+    `hint` is kept apart so a load error can quote the text before it:
+    `unknown filter 'x' in "{{ a | x }}"; Jinja2's built-in filters are: ...`.
+    """
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message + hint)
+        self.message = message
+        self.hint = hint
+
+
+class ExpressionData(dict[str, Any]):
+    """The names an expression reads, and how to show a value in an explanation.
+
+    `show` masks secrets (the run's redactor) before a value is turned into text and cut
+    to length, so an explanation never carries a secret, not even half of one.
+    """
+
+    def __init__(self, data: Mapping[str, Any], show: Callable[[Any], Any] | None = None) -> None:
+        super().__init__(data)
+        self.show = show
 
 
 def _syntax_message(exc: TemplateSyntaxError) -> str:
@@ -94,6 +116,7 @@ class Expression:
     source: str
     uses: tuple[NameUse, ...]
     _fn: Callable[..., Any]
+    numbers: frozenset[float] = frozenset()  # the numbers written in it (see explain)
 
     def evaluate(self, data: Mapping[str, Any]) -> Any:
         try:
@@ -107,14 +130,28 @@ class Expression:
 
     def explain(self, data: Mapping[str, Any]) -> str:
         """`status == 200 -> status = 503`: the expression and every value it read."""
-        parts = []
+        show = data.show if isinstance(data, ExpressionData) else None
+        found: list[tuple[NameUse, Any]] = []
         for use in self.uses:
             try:
-                value = _value_of(use, data)
-                parts.append(f"{use.text} = {_short(value)}")
+                found.append((use, _value_of(use, data)))
             except LookupError:
+                found.append((use, _UNDEFINED))
+        # A value is shown rounded unless it would then read as a number it is compared
+        # with: `ratio <= 0.5 -> ratio = 0.5` for 0.50001 would make no sense.
+        compared = self.numbers | {
+            float(v) for _, v in found if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        parts = []
+        for use, value in found:
+            if value is _UNDEFINED:
                 parts.append(f"{use.text} is undefined")
+            else:
+                parts.append(f"{use.text} = {_short(show(value) if show else value, compared)}")
         return f"{self.source} -> {', '.join(parts)}" if parts else self.source
+
+
+_UNDEFINED = object()
 
 
 def _value_of(use: NameUse, data: Mapping[str, Any]) -> Any:
@@ -131,9 +168,43 @@ def _value_of(use: NameUse, data: Mapping[str, Any]) -> Any:
     return value
 
 
-def _short(value: Any, limit: int = 120) -> str:
-    text = repr(value)
+def _short(value: Any, compared: frozenset[float] | set[float] = frozenset(), limit: int = 120) -> str:
+    text = display(value, compared)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+FLOAT_DECIMALS = 4
+
+
+def display(value: Any, compared: frozenset[float] | set[float] = frozenset()) -> str:
+    """repr, with floats rounded for reading: 13.58748459815979 shows as 13.5875.
+
+    Only the text changes, never the value judged. A float that would round to a whole
+    number (9.99999) or to one of the `compared` numbers keeps all its digits, so
+    `value >= 10 -> value = 10` cannot appear.
+    """
+    if isinstance(value, float):
+        return _float_text(value, compared)
+    if isinstance(value, list | tuple) and any(isinstance(v, float | list | tuple | dict) for v in value):
+        inner = ", ".join(display(v, compared) for v in value)
+        if isinstance(value, tuple):
+            return f"({inner},)" if len(value) == 1 else f"({inner})"
+        return f"[{inner}]"
+    if isinstance(value, dict) and any(isinstance(v, float | list | tuple | dict) for v in value.values()):
+        return "{" + ", ".join(f"{k!r}: {display(v, compared)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _float_text(value: float, compared: frozenset[float] | set[float] = frozenset()) -> str:
+    if not math.isfinite(value) or value.is_integer() or abs(value) >= 1e15:
+        return repr(value)
+    if abs(value) >= 1:
+        text = f"{value:.{FLOAT_DECIMALS}f}".rstrip("0").rstrip(".")
+    else:
+        text = f"{value:.{FLOAT_DECIMALS}g}"  # 0.0001235, 1.235e-07: small values keep their digits
+    if float(text).is_integer() or float(text) in compared:
+        return repr(value)  # 9.99999 would read as 10
+    return text
 
 
 @functools.lru_cache(maxsize=4096)  # runbooks repeat the same expressions; Expression is immutable
@@ -144,14 +215,68 @@ def compile_expression(source: str) -> Expression:
         src = src[2:-2].strip()  # people write `when: "{{ x }}"` out of Ansible habit
     try:
         tree = ENV.parse(f"{{{{ ({src}) }}}}")
+        _check_filters_and_tests(tree)
         fn = ENV.compile_expression(src, undefined_to_none=False)
     except TemplateSyntaxError as exc:
         raise ExpressionError(_syntax_message(exc)) from None
-    return Expression(source.strip(), tuple(_name_uses(tree)), fn)
+    return Expression(source.strip(), tuple(_name_uses(tree)), fn, _numbers(tree))
+
+
+def _numbers(tree: nodes.Node) -> frozenset[float]:
+    found = set()
+    for const in tree.find_all(nodes.Const):
+        if isinstance(const.value, int | float) and not isinstance(const.value, bool):
+            found |= {float(const.value), -float(const.value)}  # `-10` is Neg(Const(10))
+    return frozenset(found)
+
+
+# Well-known names people bring from Ansible, which Jinja2 alone does not have; a few
+# have a built-in twin. Checked before "did you mean": `b64encode` is not `urlencode`.
+_ANSIBLE_FILTERS = {
+    "regex_search": "", "regex_replace": "", "regex_findall": "", "regex_escape": "",
+    "to_json": "tojson", "to_nice_json": "tojson(indent=2)", "from_json": "", "to_yaml": "",
+    "to_nice_yaml": "", "from_yaml": "", "b64encode": "", "b64decode": "", "bool": "",
+    "ternary": "", "combine": "", "dict2items": "", "items2dict": "", "json_query": "",
+    "hash": "", "password_hash": "", "basename": "", "dirname": "", "quote": "",
+    "mandatory": "", "flatten": "", "zip": "", "splitext": "", "to_datetime": "",
+    "strftime": "", "difference": "", "intersect": "", "union": "", "product": "",
+}  # fmt: skip
+_ANSIBLE_TESTS = {
+    "match": "", "search": "", "regex": "", "version": "", "success": "", "succeeded": "",
+    "failed": "", "changed": "", "file": "", "directory": "", "exists": "", "subset": "",
+    "superset": "", "contains": "", "any": "", "all": "", "truthy": "", "falsy": "",
+}  # fmt: skip
+
+
+def _check_filters_and_tests(tree: nodes.Node) -> None:
+    """Reject an unknown filter or test now. Jinja2 itself only reports one inside an
+    `{% if %}` when that branch runs, which would be in the middle of a run."""
+    for node in tree.find_all((nodes.Filter, nodes.Test)):
+        what, known, ansible = (
+            ("filter", ENV.filters, _ANSIBLE_FILTERS)
+            if isinstance(node, nodes.Filter)
+            else ("test", ENV.tests, _ANSIBLE_TESTS)
+        )
+        if node.name in known:
+            continue
+        if node.name in ansible:
+            twin = f" (Jinja2 has {ansible[node.name]!r})" if ansible[node.name] else ""
+            hint = f"; it is an Ansible {what}, and only Jinja2's built-in {what}s are available{twin}"
+            raise ExpressionError(f"unknown {what} {node.name!r}", hint)
+        names = sorted(n for n in known if n.isidentifier())  # not the operator aliases `==`, `<`...
+        close = suggest(node.name, names)
+        if close:
+            raise ExpressionError(f"unknown {what} {node.name!r}{close}")
+        hint = f"; Jinja2's built-in {what}s are: {', '.join(names)}"
+        raise ExpressionError(f"unknown {what} {node.name!r}", hint)
 
 
 def template_uses(text: str) -> list[NameUse]:
-    """The names a `{{ }}` template reads; raises ExpressionError on bad syntax."""
+    """The names a `{{ }}` template reads, after compiling it as a run will.
+
+    Raises ExpressionError on bad syntax or an unknown filter or test, so `runbook
+    validate` finds what would otherwise fail only when the step runs.
+    """
     return list(_template_uses(text))
 
 
@@ -159,6 +284,13 @@ def template_uses(text: str) -> list[NameUse]:
 def _template_uses(text: str) -> tuple[NameUse, ...]:
     try:
         tree = ENV.parse(text)
+        _check_filters_and_tests(tree)
+        # Compiled here, cached for the run: the same functions render() uses.
+        inner = _single_expression(text)
+        if inner is not None:
+            _native(inner)
+        else:
+            _template(text)
     except TemplateSyntaxError as exc:
         raise ExpressionError(_syntax_message(exc)) from None
     return tuple(_name_uses(tree))

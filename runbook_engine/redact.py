@@ -1,12 +1,44 @@
-"""Secret masking: applied once, where the runner builds the journal and events."""
+"""Secret masking: applied once, where the runner builds the journal and events.
+
+A secret leaves a run in more forms than the one it was typed in: a failure explanation
+shows Python's repr (`\\` doubled), JSON escapes `"` and `\\`, HTML escapes `&` and `"`,
+a URL percent-encodes it, `| upper` changes its case, Basic auth base64-encodes it. So
+every secret becomes one pattern that matches it character by character, where each
+character may be written as itself or in any of those escapes, and a character may carry
+escaping backslashes (repr of JSON, or a shell that escaped only the quotes). Base64 forms
+are added as exact alternatives. All secrets share one compiled regex, longest first,
+cached per set of secret values (a run builds its Redactor many times).
+"""
 
 from __future__ import annotations
 
+import base64
+import functools
+import html
+import json
+import re
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 MAX_TEXT = 4000
 MAX_ITEMS = 50
+# A character-by-character pattern grows about 100 bytes per character; beyond this a
+# secret (a PEM key...) is matched only in its exact forms, so compiling stays quick.
+FLEXIBLE_MAX = 512
+# A base64 fragment shorter than this could occur by chance in unrelated base64 text.
+BASE64_MIN = 6
+_BACKSLASHES = r"\\*"
+
+_ENTITIES = {
+    "&": ("&amp;",),
+    '"': ("&quot;",),
+    "'": ("&apos;",),
+    "<": ("&lt;",),
+    ">": ("&gt;",),
+}
+# JSON's one-letter escapes that repr does not use.
+_JSON_SHORT = {"\b": "b", "\f": "f"}
 
 
 class Redactor:
@@ -15,12 +47,13 @@ class Redactor:
     def __init__(self, secrets: dict[str, str] | None = None) -> None:
         # Longest first, so a secret containing another is masked whole. Very short
         # values would mask ordinary text everywhere; they are still masked.
-        self._values = sorted({v for v in (secrets or {}).values() if v}, key=len, reverse=True)
+        values = tuple(sorted({v for v in (secrets or {}).values() if v}, key=lambda v: (-len(v), v)))
+        self._pattern = _compile(values) if values else None
 
     def text(self, value: str) -> str:
-        for secret in self._values:
-            value = value.replace(secret, MASK)
-        return value
+        if self._pattern is None:
+            return value
+        return self._pattern.sub(MASK, value)
 
     def data(self, value: Any, trim: bool = False) -> Any:
         if isinstance(value, str):
@@ -36,3 +69,108 @@ class Redactor:
                 items = [*items[:MAX_ITEMS], f"... [{len(items) - MAX_ITEMS} more items]"]
             return items
         return value
+
+
+@functools.lru_cache(maxsize=64)
+def _compile(values: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex for every form of every secret; at one position the longest form wins."""
+    alternatives: dict[str, int] = {}  # pattern -> length of the text it stands for
+    starts: set[str] = set()  # every character a match can begin with
+    for secret in values:
+        if len(secret) <= FLEXIBLE_MAX:
+            head, head_starts = _char(secret[0], first=True)
+            pattern = head + "".join(_char(c)[0] for c in secret[1:])
+            alternatives.setdefault(f"(?i:{pattern})", len(secret))
+            starts |= head_starts
+        else:
+            for form in _exact_forms(secret):
+                alternatives.setdefault(re.escape(form), len(form))
+                starts.add(form[0])
+        for form in (secret.upper(), secret.lower()):
+            if len(form) != len(secret):  # `ß`.upper() is `SS`: no case-insensitive match finds it
+                alternatives.setdefault(re.escape(form), len(form))
+                starts.add(form[0])
+        for pattern, first in _base64_forms(secret):
+            alternatives.setdefault(pattern, len(secret))
+            starts.add(first)
+    ordered = sorted(alternatives, key=lambda p: -alternatives[p])
+    # The look-ahead lets the regex engine skip quickly to where a match can start:
+    # about twice as fast on text without secrets, which is nearly all text.
+    first_chars = "".join(sorted(re.escape(c) for c in starts))
+    return re.compile(f"(?=(?i:[{first_chars}]))(?:{'|'.join(ordered)})")
+
+
+def _char(c: str, first: bool = False) -> tuple[str, set[str]]:
+    """A regex for one character of a secret as any escaping layer may have written it,
+    and the characters such a form starts with.
+
+    Escaping backslashes are allowed before every character but the first: a match that
+    starts on the character or one of its escapes is what makes the look-ahead fast.
+    """
+    plain = [re.escape(c)]  # itself, after any number of escaping backslashes
+    after_backslash: list[str] = []  # forms that need at least one backslash: \n, \x01, \u00e9
+    code = ord(c)
+    if c != "\\":
+        shown = repr(c)[1:-1]
+        if shown.startswith("\\"):
+            after_backslash.append(re.escape(shown[1:]))
+    if c in _JSON_SHORT:
+        after_backslash.append(_JSON_SHORT[c])
+    if code < 0x20 or code > 0x7E:
+        if code > 0xFFFF:  # JSON writes astral characters as a surrogate pair
+            hi, lo = divmod(code - 0x10000, 0x400)
+            after_backslash.append(f"u{0xD800 + hi:04x}\\\\+u{0xDC00 + lo:04x}")
+        else:
+            after_backslash.append(f"u{code:04x}")
+        if code <= 0xFF:
+            after_backslash.append(f"x{code:02x}")
+    starts = {c}
+    if not (c.isascii() and c.isalnum()):  # what a URL, HTML or XML writer may escape
+        plain.extend(re.escape(e) for e in _ENTITIES.get(c, ()))
+        plain.extend((f"&#0*{code};", f"&#x0*{code:x};"))
+        plain.append("".join(f"%{b:02x}" for b in c.encode("utf-8")))
+        starts |= {"&", "%"}
+    if c == " ":
+        plain.append(r"\+")  # quote_plus
+        starts.add("+")
+    out = f"{'' if first else _BACKSLASHES}(?:{'|'.join(plain)})"
+    if after_backslash:
+        out = f"(?:{out}|\\\\+(?:{'|'.join(after_backslash)}))"
+        starts.add("\\")
+    return out, starts
+
+
+def _exact_forms(secret: str) -> set[str]:
+    """The common whole-string forms, for secrets too long for the flexible pattern."""
+    forms = {secret, secret.upper(), secret.lower(), repr(secret)[1:-1]}
+    forms |= {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    forms |= {html.escape(secret), quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    return forms
+
+
+def _base64_forms(secret: str) -> list[tuple[str, str]]:
+    """Regexes for the secret inside base64 text, standard and URL-safe.
+
+    Inside a longer encoded value (`user:password` in Basic auth) the secret's bytes may
+    start at any of three offsets within a 3-byte group; for each, only the characters
+    made of the secret's bits alone are certain, and the tail depends on whether the
+    secret ends the value.
+    """
+    raw = secret.encode("utf-8")
+    forms = []
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
+        start = -(-offset * 8 // 6)  # the first character with no bit of the offset bytes
+        certain = (offset + len(raw)) * 8 // 6  # characters with only the secret's bits
+        core, tail = encoded[start:certain], encoded[certain:]
+        if len(core) < BASE64_MIN:
+            continue
+        for text_core, text_tail in ((core, tail), (_urlsafe(core), _urlsafe(tail))):
+            # When the secret ends the encoded value, its last character and padding are known too.
+            tail_pattern = f"(?:{re.escape(text_tail)})?" if text_tail else ""
+            forms.append((re.escape(text_core) + tail_pattern, text_core[0]))
+    return list(dict.fromkeys(forms))
+
+
+def _urlsafe(text: str) -> str:
+    return text.replace("+", "-").replace("/", "_")

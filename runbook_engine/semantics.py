@@ -156,7 +156,7 @@ class _DocChecker:
         try:
             return compile_expression(src)
         except ExpressionError as exc:
-            self.add(loc, f"{exc} in {src!r}")
+            self.add(loc, f"{exc.message} in {src!r}{exc.hint}")
             return None
 
     def _check_template(self, loc: Loc, text: str, roots: set[str], step_ids: set[str]) -> None:
@@ -165,7 +165,7 @@ class _DocChecker:
         try:
             uses = template_uses(text)
         except ExpressionError as exc:
-            self.add(loc, f"{exc} in {text!r}")
+            self.add(loc, f"{exc.message} in {text!r}{exc.hint}")
             return
         self._check_names(loc, uses, roots, step_ids, set())
 

@@ -157,13 +157,13 @@ def load_yaml_text(text: str, shown: str) -> Any:
     try:
         node = loader.get_single_node()  # None for an empty file
         data = _Builder(loader).construct_document(node) if node is not None else None
+    except yaml.composer.ComposerError as exc:
+        if exc.problem != "but found another document" or exc.problem_mark is None:
+            raise LoadError([_yaml_problem(exc, shown)]) from None
+        line = exc.problem_mark.line + 1
+        raise LoadError([Problem(shown, line, "", _second_document(text, line))]) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        what = exc.problem or str(exc)
-        if exc.context and exc.context_mark and exc.context_mark is not mark:
-            what += f" {exc.context} (which starts on line {exc.context_mark.line + 1})"
-        raise LoadError([Problem(shown, line, "", f"invalid YAML: {what}")]) from None
+        raise LoadError([_yaml_problem(exc, shown)]) from None
     except yaml.YAMLError as exc:
         raise LoadError([Problem(shown, 0, "", f"invalid YAML: {exc}")]) from None
     finally:
@@ -176,6 +176,24 @@ def load_yaml_text(text: str, shown: str) -> Any:
             ]
         )
     return data
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError, shown: str) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else 0
+    what = exc.problem or str(exc)
+    if exc.context and exc.context_mark and exc.context_mark is not mark:
+        what += f" {exc.context} (which starts on line {exc.context_mark.line + 1})"
+    return Problem(shown, line, "", f"invalid YAML: {what}")
+
+
+def _second_document(text: str, line: int) -> str:
+    """What to do about a second document; PyYAML only says `but found another document
+    expected a single document in the stream`."""
+    rest = text.splitlines()[line:]
+    if all(not r.strip() or r.lstrip().startswith("#") for r in rest):
+        return "a file holds one document; nothing follows this '---' line: remove it"
+    return "a file holds one document; found a second one (a line '---'): split it into two files"
 
 
 def line_of(data: Any, loc: tuple[int | str, ...]) -> int:
