@@ -40,7 +40,7 @@ def test_list_shows_every_kind(project: Project) -> None:
     result = project.cli("list")
     assert result.code == 0
     lines = result.out.splitlines()
-    assert lines[0].split() == ["runbook", "simple", "-2h00m", "A", "simple", "one"]
+    assert lines[0].split() == ["runbook", "simple", "T-2h", "A", "simple", "one"]
     assert lines[1].split() == ["contingency", "api-down", "RTO", "30.0s", "API", "down"]
     assert lines[2].split() == ["environment", "local", "Laptop", "(default)"]
 

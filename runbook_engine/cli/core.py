@@ -25,12 +25,19 @@ def _library(directory: Path | None, extra: list[Path] | None = None) -> Any:
 def list_cmd(directory: DirOpt = None) -> None:
     """List runbooks, contingencies and environments."""
     from runbook_engine.durations import format_duration
+    from runbook_engine.timeline import t_minus
 
     lib = _library(directory)
     out = console()
-    for name, loaded in sorted(lib.runbooks.items(), key=lambda kv: (kv[1].doc.offset or 0, kv[0])):
+
+    # The event's phases in time order, then the runbooks a person runs at any time.
+    def order(kv: tuple[str, Any]) -> tuple[bool, float, str]:
+        offset = kv[1].doc.offset
+        return (offset is None, offset or 0.0, kv[0])
+
+    for name, loaded in sorted(lib.runbooks.items(), key=order):
         doc = loaded.doc
-        offset = format_duration(doc.offset) if doc.offset is not None else ""
+        offset = t_minus(doc.offset) if doc.offset is not None else ""
         out.print(f"runbook      {name:<28} {offset:>8}  {doc.title or ''}")
     for name, c in sorted(lib.contingencies.items()):
         out.print(f"contingency  {name:<28} RTO {format_duration(c.doc.rto):>4}  {c.doc.title or ''}")
