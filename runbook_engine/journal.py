@@ -97,6 +97,7 @@ class RunJournal(_Model):
     event: datetime | None = None
     offset_s: float | None = None
     budget_s: float | None = None
+    min_duration_s: float | None = None
     started_at: datetime
     finished_at: datetime | None = None
     duration_s: float | None = None

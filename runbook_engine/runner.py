@@ -110,6 +110,7 @@ class Runner:
             event=self.options.event,
             offset_s=getattr(doc, "offset", None),
             budget_s=getattr(doc, "budget", None),
+            min_duration_s=getattr(doc, "min_duration", None),
             started_at=now_utc(),
             host=socket.gethostname(),
             user=self.options.operator or login_name(),

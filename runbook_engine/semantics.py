@@ -74,6 +74,9 @@ class _DocChecker:
             same_section = {s.step_id for _, s, p in steps if par is not None and p == par}
             self._check_step(loc, step, (seen | same_section) - {step.step_id})
             seen.add(step.step_id)
+        doc = self.doc
+        if isinstance(doc, Runbook) and doc.min_duration and doc.budget and doc.min_duration > doc.budget:
+            self.add(("min_duration",), "is longer than `budget`: the run could never be on time")
         if isinstance(self.doc, Runbook) and self.cross_file:
             for i, name in enumerate(self.doc.on_no_go):
                 if name not in self.lib.contingencies:

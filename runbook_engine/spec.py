@@ -164,6 +164,12 @@ class Runbook(_Document):
     kind: Literal["runbook"]
     offset: Duration | None = None
     budget: Duration | None = Field(default=None, gt=0)
+    min_duration: Duration | None = Field(
+        default=None,
+        gt=0,
+        description="Shortest time the run should take (a demo of '12 minutes, plus or minus "
+        "one' has budget 13m and min_duration 11m); finishing sooner adds a warning.",
+    )
     sections: list[Section] = Field(min_length=1)
     gate: Gate | None = None
     on_no_go: list[str] = Field(default_factory=list)

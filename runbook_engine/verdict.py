@@ -35,17 +35,7 @@ def decide(journal: RunJournal, more_reasons: list[str] | None = None) -> None:
             reasons.append(line)
         elif step.severity == "warning":
             warnings.append(line)
-    for section in journal.sections:
-        if section.over_budget:
-            warnings.append(
-                f"section {section.name} took {format_duration(section.duration_s)}, "
-                f"over its {format_duration(section.budget_s)} budget"
-            )
-    if journal.budget_s and journal.duration_s and journal.duration_s > journal.budget_s:
-        warnings.append(
-            f"run took {format_duration(journal.duration_s)}, "
-            f"over its {format_duration(journal.budget_s)} budget"
-        )
+    warnings += _timing_warnings(journal)
     if journal.status == "interrupted":
         reasons.insert(0, "the run was interrupted")
     journal.reasons = reasons + list(more_reasons or [])
@@ -54,3 +44,25 @@ def decide(journal: RunJournal, more_reasons: list[str] | None = None) -> None:
         journal.verdict = "DRY-RUN"
     else:
         journal.verdict = "NO-GO" if journal.reasons else "GO"
+
+
+def _timing_warnings(journal: RunJournal) -> list[str]:
+    """Sections and the run against their budgets, and the run against its min_duration."""
+    out = [
+        f"section {section.name} took {format_duration(section.duration_s)}, "
+        f"over its {format_duration(section.budget_s)} budget"
+        for section in journal.sections
+        if section.over_budget
+    ]
+    took = journal.duration_s
+    if took is None:
+        return out
+    if journal.budget_s and took > journal.budget_s:
+        out.append(f"run took {format_duration(took)}, over its {format_duration(journal.budget_s)} budget")
+    finished = journal.status == "finished" and not journal.dry_run
+    if journal.min_duration_s and took < journal.min_duration_s and finished:
+        out.append(
+            f"run took {format_duration(took)}, "
+            f"under its {format_duration(journal.min_duration_s)} minimum (min_duration)"
+        )
+    return out

@@ -76,3 +76,20 @@ def test_every_command_is_in_the_cli_reference() -> None:
     documented = set(re.findall(r"^## runbook (\S+)$", text, re.MULTILINE))
     assert sorted(commands - documented) == []
     assert sorted(documented - commands) == []
+
+
+def test_the_shipped_json_schema_is_current() -> None:
+    """The runbooks' editor line points at docs/runbook.schema.json: it must be what
+    `runbook schema` prints now (regenerate: `runbook schema > docs/runbook.schema.json`)."""
+    import json
+
+    from runbook_engine.schema import json_schema
+
+    shipped = json.loads((DOCS / "runbook.schema.json").read_text(encoding="utf-8"))
+    assert shipped == json_schema(build_registry(DOCS.parent)), "regenerate docs/runbook.schema.json"
+    schema_file = (DOCS / "runbook.schema.json").resolve()
+    for path in (DOCS.parent / "runbooks").rglob("*.yaml"):
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        if "$schema=" in first:
+            target = (path.parent / first.split("$schema=", 1)[1]).resolve()
+            assert target == schema_file, f"{path}: the editor line points at {target}"

@@ -446,3 +446,22 @@ def test_when_applies_to_manual_steps(project: Project) -> None:
     result, journal = project.run_json("m")
     step = journal["sections"][0]["steps"][0]
     assert (step["outcome"], result.code) == ("skipped", 0)
+
+
+def test_a_run_shorter_than_its_min_duration_is_a_warning(project: Project) -> None:
+    """A timed performance ("12 minutes, plus or minus one") that ends early is flagged,
+    without changing the verdict."""
+    project.runbook(
+        "demo",
+        """
+        kind: runbook
+        name: demo
+        budget: 13m
+        min_duration: 11m
+        sections: [{name: S, steps: [{name: Quick, check: shell, with: {command: "true"}}]}]
+    """,
+    )
+    result, journal = project.run_json("demo")
+    assert (result.code, journal["verdict"], journal["min_duration_s"]) == (0, "GO", 660.0)
+    assert len(journal["warnings"]) == 1
+    assert journal["warnings"][0].endswith("under its 11m00s minimum (min_duration)")
