@@ -17,6 +17,7 @@ from runbook_engine.expr import ExpressionData, ExpressionError, render, suggest
 from runbook_engine.loader import Library
 from runbook_engine.redact import Redactor
 from runbook_engine.spec import Contingency, Environment, Runbook
+from runbook_engine.yamlio import line_of
 
 
 @dataclass
@@ -114,5 +115,13 @@ def build_template_data(
         try:
             data.vars[key] = render(value, data.for_templates())
         except ExpressionError as exc:
-            raise UserError(f"vars.{key}: {data.redactor.text(str(exc))}") from None
+            raise UserError(f"{_where(lib, doc, key)}vars.{key}: {data.redactor.text(str(exc))}") from None
     return data
+
+
+def _where(lib: Library, doc: Runbook | Contingency, var: str) -> str:
+    """`file:line: ` of a var, for an error found only when it is rendered."""
+    loaded = (lib.runbooks if isinstance(doc, Runbook) else lib.contingencies).get(doc.name)
+    if loaded is None:
+        return ""
+    return f"{loaded.shown}:{line_of(loaded.raw, ('vars', var))}: "

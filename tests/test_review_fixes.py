@@ -155,3 +155,21 @@ def test_two_default_environments_are_refused(project: Project) -> None:
     result = project.cli("validate")
     assert (result.code, result.err) == (2, "runbooks/b.yaml:3: default: environment 'a' (runbooks/a.yaml) is "
                                             "already the default; mark only one environment `default: true`\n")
+
+
+def test_a_var_that_fails_when_rendered_names_its_file_and_line(project: Project) -> None:
+    """A var whose template only fails at run time (a type error) still points at file:line."""
+    project.runbook(
+        "m",
+        """
+        kind: runbook
+        name: m
+        vars:
+          a: x
+          b: "{{ 1 + vars.a }}"
+        sections: [{name: S, steps: [{manual: X}]}]
+    """,
+    )
+    result = project.cli("run", "m")
+    assert result.code == 2
+    assert result.err.startswith("runbooks/m.yaml:5: vars.b: template '{{ 1 + vars.a }}': TypeError")
