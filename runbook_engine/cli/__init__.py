@@ -14,7 +14,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+import click
 import typer
+from rich.console import Console
 
 from runbook_engine.cli import core as _core  # noqa: F401  (registers its commands)
 from runbook_engine.cli import drill as _drill  # noqa: F401
@@ -79,9 +81,25 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors exit 2 with one line each; bugs exit 3 with a log file."""
     command = typer.main.get_command(app)
     err = console(stderr=True)
-    if not isinstance(sys.stdout, PipeSafe):
-        sys.stdout = PipeSafe(sys.stdout)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    code = _run(command, argv, err)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _run(command: click.Command, argv: list[str] | None, err: Console) -> Any:
+    """Run the command with SIGTERM and a pipe-safe stdout in place, then put them back
+    (main() also runs inside other programs: the tests, a notebook)."""
+    stdout = sys.stdout
+    if not isinstance(stdout, PipeSafe):
+        sys.stdout = PipeSafe(stdout)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _dispatch(command, argv, err)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sys.stdout = stdout
+
+
+def _dispatch(command: click.Command, argv: list[str] | None, err: Console) -> Any:
     try:
         code = command.main(args=argv, prog_name="runbook", standalone_mode=False)
     except UserError as exc:
@@ -105,4 +123,4 @@ def main(argv: list[str] | None = None) -> None:
         log.write_text(traceback.format_exc(), encoding="utf-8")
         err.print(f"runbook crashed (a bug, not your input); the traceback is in {log}", markup=False)
         code = EXIT_BUG
-    sys.exit(code if isinstance(code, int) else 0)
+    return code
