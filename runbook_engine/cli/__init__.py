@@ -14,7 +14,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-import click
 import typer
 from rich.console import Console
 
@@ -79,13 +78,12 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors exit 2 with one line each; bugs exit 3 with a log file."""
-    command = typer.main.get_command(app)
     err = console(stderr=True)
-    code = _run(command, argv, err)
+    code = _run(argv, err)
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _run(command: click.Command, argv: list[str] | None, err: Console) -> Any:
+def _run(argv: list[str] | None, err: Console) -> Any:
     """Run the command with SIGTERM and a pipe-safe stdout in place, then put them back
     (main() also runs inside other programs: the tests, a notebook)."""
     stdout = sys.stdout
@@ -93,13 +91,14 @@ def _run(command: click.Command, argv: list[str] | None, err: Console) -> Any:
         sys.stdout = PipeSafe(stdout)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return _dispatch(command, argv, err)
+        return _dispatch(argv, err)
     finally:
         signal.signal(signal.SIGTERM, previous)
         sys.stdout = stdout
 
 
-def _dispatch(command: click.Command, argv: list[str] | None, err: Console) -> Any:
+def _dispatch(argv: list[str] | None, err: Console) -> Any:
+    command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="runbook", standalone_mode=False)
     except UserError as exc:
