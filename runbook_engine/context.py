@@ -110,7 +110,7 @@ def build_template_data(
     )
     for key, value in doc.vars.items():
         if key in overrides:
-            data.vars[key] = overrides[key]
+            data.vars[key] = _like(value, overrides[key], f"{_where(lib, doc, key)}--var {key}")
             continue
         try:
             data.vars[key] = render(value, data.for_templates())
@@ -125,3 +125,19 @@ def _where(lib: Library, doc: Runbook | Contingency, var: str) -> str:
     if loaded is None:
         return ""
     return f"{loaded.shown}:{line_of(loaded.raw, ('vars', var))}: "
+
+
+def _like(declared: Any, text: str, where: str) -> Any:
+    """A --var value as the type of the var it overrides: `--var min_items=5` must compare
+    as the number 5 when the runbook declares `min_items: 1000` (a string is kept as is)."""
+    if isinstance(declared, bool):
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        raise UserError(f"{where}={text!r}: this var is true or false; give one of those")
+    if isinstance(declared, int | float):
+        try:
+            return int(text) if isinstance(declared, int) else float(text)
+        except ValueError:
+            kind = "a whole number" if isinstance(declared, int) else "a number"
+            raise UserError(f"{where}={text!r}: this var is {kind} (declared {declared!r})") from None
+    return text

@@ -252,7 +252,8 @@ def plugin_args_problems(
         for err in exc.errors():
             eloc = tuple(err["loc"])
             # A templated value's type is known only once rendered: judged at run time.
-            if any(eloc[: len(t)] == t for t in templated):
+            # An unknown key is wrong whatever its value (`urll: "{{ ... }}"`).
+            if err["type"] != "extra_forbidden" and any(eloc[: len(t)] == t for t in templated):
                 continue
             # A whole-model rule (e.g. "url must start with http://") may be looking
             # at an unrendered template too.

@@ -68,7 +68,8 @@ class StepExecutor:
         except ValidationError as exc:
             first = exc.errors()[0]
             key = ".".join(str(p) for p in first["loc"])
-            raise StepError(self.redact.text(f"with.{key}: {first['msg']}")) from None
+            got = _source(step.with_, rendered, tuple(first["loc"]))
+            raise StepError(self.redact.text(f"with.{key}: {first['msg']}{got}")) from None
         return spec, rendered
 
     def run(self, step: Step, plugin: PluginInfo, result: StepResult) -> dict[str, Any]:
@@ -192,3 +193,16 @@ class StepExecutor:
         if failed:
             return Attempt("failed", "; ".join(r.detail for r in failed), outputs, results, args)
         return Attempt("passed", None, outputs, results, args)
+
+
+def _source(raw: Any, rendered: Any, loc: tuple[Any, ...]) -> str:
+    """' (got 'eighty' from "{{ env.port }}")': the value that failed and the template it
+    came from, since the file shows only the template (secrets are masked by the caller)."""
+    for part in loc:
+        try:
+            raw, rendered = raw[part], rendered[part]
+        except (KeyError, IndexError, TypeError):
+            return ""
+    if isinstance(raw, str) and raw != rendered:
+        return f" (got {rendered!r} from {raw!r})"
+    return f" (got {rendered!r})"

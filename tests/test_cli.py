@@ -88,6 +88,35 @@ def test_var_override_and_bad_var(project: Project) -> None:
     assert project.cli("run", "simple", "--var", "novalue").err == "--var 'novalue': write KEY=VALUE\n"
 
 
+def test_var_override_takes_the_declared_type(project: Project) -> None:
+    """`--var n=5` is the number 5 when the runbook declares a number, so expressions
+    compare numbers; a value that is not one is a usage error naming the var."""
+    project.runbook(
+        "typed",
+        """
+        kind: runbook
+        name: typed
+        vars: {n: 10, ratio: 0.5, strict: false, label: "007"}
+        sections:
+          - name: Only
+            steps:
+              - name: Compares
+                check: shell
+                with: {command: "echo 7"}
+                expect: "stdout | int < vars.n and vars.ratio < 1 and not vars.strict and vars.label == '08'"
+    """,
+    )
+    assert project.cli("run", "typed", "--var", "label=08").code == 0
+    assert project.cli("run", "typed", "--var", "n=5", "--var", "label=08").code == 1
+    ok = project.cli("run", "typed", "--var", "n=8", "--var", "ratio=0.25", "--var", "strict=false", "--var", "label=08")
+    assert ok.code == 0, ok.out
+    bad = project.cli("run", "typed", "--var", "n=five")
+    assert (bad.code, bad.err) == (
+        2,
+        "runbooks/typed.yaml:3: --var n='five': this var is a whole number (declared 10)\n",
+    )
+
+
 def test_unknown_report_format_is_refused_before_running(project: Project, tmp_path: Path) -> None:
     """--report with an unknown extension exits 2 and runs nothing."""
     marker = tmp_path / "ran"

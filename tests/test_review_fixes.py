@@ -173,3 +173,24 @@ def test_a_var_that_fails_when_rendered_names_its_file_and_line(project: Project
     result = project.cli("run", "m")
     assert result.code == 2
     assert result.err.startswith("runbooks/m.yaml:5: vars.b: template '{{ 1 + vars.a }}': TypeError")
+
+
+def test_a_bad_rendered_argument_shows_the_value_and_its_template(project: Project) -> None:
+    """A `with:` value that only turns out wrong once rendered names what it became and
+    the template it came from (the file shows only the template)."""
+    project.write("runbooks/env.yaml", "kind: environment\nname: staging\nvars: {port: eighty}\n")
+    project.runbook(
+        "m",
+        """
+        kind: runbook
+        name: m
+        sections: [{name: S, steps: [{name: A, check: tcp, with: {host: 127.0.0.1, port: "{{ env.port }}"}}]}]
+    """,
+    )
+    result, journal = project.run_json("m", "--env", "staging")
+    step = journal["sections"][0]["steps"][0]  # type: ignore[index]
+    assert (result.code, step["outcome"]) == (1, "error")
+    assert step["message"] == (
+        "with.port: Input should be a valid integer, unable to parse string as an integer "
+        "(got 'eighty' from '{{ env.port }}')"
+    )
