@@ -7,6 +7,7 @@ order, so a var may use an earlier one) and `--var` overrides.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,6 +102,7 @@ def build_template_data(
             where = f" or add it to {env_doc.secrets_file}" if env_doc and env_doc.secrets_file else ""
             raise UserError(f"secret {name} is not set: export {name}=...{where}")
         secrets[name] = value
+        _warn_if_short(name, value)
     data = TemplateData(
         vars={},
         env=dict(env_doc.vars) if env_doc else {},
@@ -141,3 +143,18 @@ def _like(declared: Any, text: str, where: str) -> Any:
             kind = "a whole number" if isinstance(declared, int) else "a number"
             raise UserError(f"{where}={text!r}: this var is {kind} (declared {declared!r})") from None
     return text
+
+
+SHORT_SECRET = 6
+_warned: set[str] = set()
+
+
+def _warn_if_short(name: str, value: str) -> None:
+    """Every occurrence of a secret's value is masked; a placeholder such as `x` would turn
+    every x in the output into ***. Say so once per process (it stays masked)."""
+    if len(value) < SHORT_SECRET and name not in _warned:
+        _warned.add(name)
+        sys.stderr.write(
+            f"warning: secret {name} is only {len(value)} character(s) long; every occurrence "
+            "of it in the output is masked, which garbles text: use a real, longer value\n"
+        )

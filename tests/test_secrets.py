@@ -205,3 +205,21 @@ def _timed(fn: Any, arg: str) -> float:
     start = time.perf_counter()
     fn(arg)
     return time.perf_counter() - start
+
+
+def test_a_very_short_secret_is_warned_about(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-letter placeholder secret would mask every such letter in the output: the run
+    says so on stderr (once), and the value stays masked."""
+    monkeypatch.setenv("TINY_SECRET", "q")
+    project.runbook(
+        "tiny",
+        """
+        kind: runbook
+        name: tiny
+        secrets: [TINY_SECRET]
+        sections: [{name: S, steps: [{name: Echo, check: shell, with: {command: "echo quiet"}}]}]
+    """,
+    )
+    result = project.cli("run", "tiny")
+    assert result.err.count("warning: secret TINY_SECRET is only 1 character(s) long") == 1
+    assert "quiet" not in result.out
