@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,9 @@ class ExpressionData(dict[str, Any]):
 
 
 def _syntax_message(exc: TemplateSyntaxError) -> str:
-    return f"invalid expression syntax: {exc.message}"
+    # Jinja counts characters of the text it parsed, which is not what the person wrote.
+    message = re.sub(r" at \d+$", "", exc.message or "")
+    return f"invalid expression syntax: {message}"
 
 
 def is_template(value: object) -> bool:
@@ -218,8 +221,22 @@ def compile_expression(source: str) -> Expression:
         _check_filters_and_tests(tree)
         fn = ENV.compile_expression(src, undefined_to_none=False)
     except TemplateSyntaxError as exc:
-        raise ExpressionError(_syntax_message(exc)) from None
+        raise ExpressionError(_syntax_message(exc) + _expression_hint(src)) from None
     return Expression(source.strip(), tuple(_name_uses(tree)), fn, _numbers(tree))
+
+
+def _expression_hint(src: str) -> str:
+    """The usual mistakes behind a syntax error, in words (Jinja names tokens, e.g. "expected
+    token ')'" for a parenthesis the person never wrote: we wrap the expression in one)."""
+    if re.search(r"(?<![=!<>])=(?!=)", src):
+        return "; to compare, write == (a single = assigns)"
+    if re.search(r"&&|\|\||(?<![=!])!(?!=)", src):
+        return "; write and / or / not (expressions are Jinja2, not shell or C)"
+    if src.count("(") != src.count(")") or src.count("[") != src.count("]"):
+        return "; a parenthesis or bracket is not closed"
+    if ")" not in src:
+        return "; is something missing after the last operator, or between two words?"
+    return ""
 
 
 def _numbers(tree: nodes.Node) -> frozenset[float]:

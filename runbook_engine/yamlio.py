@@ -159,11 +159,11 @@ def load_yaml_text(text: str, shown: str) -> Any:
         data = _Builder(loader).construct_document(node) if node is not None else None
     except yaml.composer.ComposerError as exc:
         if exc.problem != "but found another document" or exc.problem_mark is None:
-            raise LoadError([_yaml_problem(exc, shown)]) from None
+            raise LoadError([_yaml_problem(exc, shown, text)]) from None
         line = exc.problem_mark.line + 1
         raise LoadError([Problem(shown, line, "", _second_document(text, line))]) from None
     except yaml.MarkedYAMLError as exc:
-        raise LoadError([_yaml_problem(exc, shown)]) from None
+        raise LoadError([_yaml_problem(exc, shown, text)]) from None
     except yaml.YAMLError as exc:
         raise LoadError([Problem(shown, 0, "", f"invalid YAML: {exc}")]) from None
     finally:
@@ -178,13 +178,33 @@ def load_yaml_text(text: str, shown: str) -> Any:
     return data
 
 
-def _yaml_problem(exc: yaml.MarkedYAMLError, shown: str) -> Problem:
+def _yaml_problem(exc: yaml.MarkedYAMLError, shown: str, text: str = "") -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark else 0
     what = exc.problem or str(exc)
     if exc.context and exc.context_mark and exc.context_mark is not mark:
         what += f" {exc.context} (which starts on line {exc.context_mark.line + 1})"
-    return Problem(shown, line, "", f"invalid YAML: {what}")
+    lines = text.splitlines()
+    hint = _hint(what, lines[line - 1] if 0 < line <= len(lines) else "")
+    return Problem(shown, line, "", f"invalid YAML: {what}" + (f"; {hint}" if hint else ""))
+
+
+def _hint(problem: str, line: str) -> str:
+    """What usually causes libyaml's message, in words (it names tokens, not mistakes)."""
+    if "\t" in line[: len(line) - len(line.lstrip())] or problem.startswith("found character '\\t'"):
+        return "this line is indented with a tab: YAML indents with spaces only"
+    if problem.startswith("found character that cannot start any token"):
+        return "a value starting with a character such as @ or ` must be quoted"
+    if "while scanning a quoted scalar" in problem:
+        return "a quote is opened there and never closed"
+    if problem.startswith("did not find expected '-' indicator"):
+        return "this line is indented differently from the list items above it: line it up"
+    if problem.startswith(("did not find expected key", "mapping values are not allowed here")):
+        return (
+            "check this line's indentation against the lines above; a value that contains "
+            "': ' or starts with a quote must be quoted as a whole, e.g. expect: \"'x: y' in stdout\""
+        )
+    return ""
 
 
 def _second_document(text: str, line: int) -> str:
