@@ -10,7 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +69,8 @@ class StepExecutor:
             first = exc.errors()[0]
             key = ".".join(str(p) for p in first["loc"])
             got = _source(step.with_, rendered, tuple(first["loc"]))
-            raise StepError(self.redact.text(f"with.{key}: {first['msg']}{got}")) from None
+            msg = str(first["msg"]).removeprefix("Value error, ")  # Pydantic's wording, not ours
+            raise StepError(self.redact.text(f"with.{key}: {msg}{got}")) from None
         return spec, rendered
 
     def run(self, step: Step, plugin: PluginInfo, result: StepResult) -> dict[str, Any]:
@@ -145,22 +146,30 @@ class StepExecutor:
     def _call(
         self, plugin: PluginInfo, spec: PluginSpec, ctx: Context, timeout: float
     ) -> tuple[dict[str, Any], str | None]:
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"step-{ctx.step_id}")
-        future: Future[Any] = pool.submit(plugin.module.run, spec, ctx)
+        # A daemon thread, not a pool: a plugin stuck in a library call that ignores its
+        # timeout (a socket that never answers) is abandoned at the deadline, and must not
+        # keep the process alive after the verdict (pool threads are joined at exit).
+        future: Future[Any] = Future()
+        worker = threading.Thread(
+            target=_resolve,
+            args=(future, plugin.module.run, spec, ctx),
+            name=f"step-{ctx.step_id}",
+            daemon=True,
+        )
+        worker.start()
         relay = threading.Thread(target=self._relay_cancel, args=(future, ctx.cancel), daemon=True)
         relay.start()
         try:
             outputs = future.result(timeout=timeout + GRACE_S)
         except FutureTimeout:
             ctx.cancel.set()
-            return {}, f"timed out after {timeout:g}s"
+            return {}, f"timed out after {timeout:g}s: {plugin.name} did not finish (abandoned)"
         except StepError as exc:
             return {}, str(exc)
         except Exception as exc:  # a plugin bug must not take the run down: report it on the step
             return {}, f"plugin {plugin.name} failed: {type(exc).__name__}: {exc}"
         finally:
             ctx.cancel.set()  # also ends the relay thread
-            pool.shutdown(wait=False)
         if not isinstance(outputs, dict):
             return {}, f"plugin {plugin.name} returned {type(outputs).__name__}, not a mapping"
         try:
@@ -206,3 +215,13 @@ def _source(raw: Any, rendered: Any, loc: tuple[Any, ...]) -> str:
     if isinstance(raw, str) and raw != rendered:
         return f" (got {rendered!r} from {raw!r})"
     return f" (got {rendered!r})"
+
+
+def _resolve(future: Future[Any], fn: Any, *args: Any) -> None:
+    """Run fn in this thread and settle the future with its result or exception."""
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        future.set_result(fn(*args))
+    except BaseException as exc:  # handed to the waiting thread, which decides
+        future.set_exception(exc)

@@ -127,3 +127,47 @@ def test_a_reader_that_goes_away_does_not_stop_the_run(tmp_path: Path) -> None:
     assert proc.stderr == "status=1\n"
     journal = json.loads(report.read_text())
     assert (journal["verdict"], len(journal["sections"][0]["steps"])) == ("NO-GO", 41)
+
+
+STUCK_PLUGIN = '''
+"""A check whose library call never returns and ignores every timeout."""
+import threading
+
+from runbook_engine.plugin import Context, PluginSpec
+
+NAME = "stuck"
+KINDS = frozenset({"check"})
+OUTPUTS: dict[str, str] = {}
+
+
+class Spec(PluginSpec):
+    pass
+
+
+def run(spec: Spec, ctx: Context) -> dict[str, object]:
+    threading.Event().wait()  # like a socket read on a server that never answers
+    return {}
+'''
+
+
+def test_a_plugin_that_never_returns_is_abandoned_and_the_run_exits(tmp_path: Path) -> None:
+    """The step errors at its timeout (plus the plugins' grace) and the process exits with
+    the verdict instead of waiting for the stuck thread forever."""
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "stuck.py").write_text(STUCK_PLUGIN)
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "s.yaml").write_text(
+        "kind: runbook\nname: s\nsections: [{name: S, steps: [{name: Hangs, check: stuck, timeout: 1s}]}]\n"
+    )
+    report = tmp_path / "out.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "runbook_engine", "run", "s", "--no-history", "-r", str(report)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,  # before the fix: never exits
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    step = json.loads(report.read_text())["sections"][0]["steps"][0]
+    assert (step["outcome"], step["message"]) == ("error", "timed out after 1s: stuck did not finish (abandoned)")
+    assert step["duration_s"] < 5

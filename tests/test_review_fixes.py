@@ -194,3 +194,23 @@ def test_a_bad_rendered_argument_shows_the_value_and_its_template(project: Proje
         "with.port: Input should be a valid integer, unable to parse string as an integer "
         "(got 'eighty' from '{{ env.port }}')"
     )
+
+
+def test_a_rendered_value_refused_by_a_plugin_rule_reads_cleanly(project: Project) -> None:
+    """A plugin's own rule, met only once a template is rendered, shows its message
+    without Pydantic's 'Value error, ' prefix."""
+    project.runbook(
+        "p",
+        """
+        kind: runbook
+        name: p
+        vars: {prom: "http://127.0.0.1:9"}
+        sections:
+          - name: S
+            steps:
+              - {name: Up, check: prometheus.query, with: {url: "{{ vars.prom }}/api/v1/query", query: up}}
+    """,
+    )
+    _, journal = project.run_json("p")
+    message = journal["sections"][0]["steps"][0]["message"]  # type: ignore[index]
+    assert message.startswith("with.url: give the base URL, without /api/v1/query"), message

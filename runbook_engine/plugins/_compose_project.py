@@ -82,6 +82,13 @@ class ComposeFiles:
 
     def default_services(self) -> list[str]:
         """Services `compose up` starts without --profile: all, less those with profiles."""
+        return sorted(name for name, body in self._merged().items() if not body.get("profiles"))
+
+    def all_services(self) -> list[str]:
+        """Every service the files declare, profiles included."""
+        return sorted(self._merged())
+
+    def _merged(self) -> dict[str, Mapping[str, Any]]:
         merged: dict[str, Mapping[str, Any]] = {}
         for doc in self.docs:
             services = doc.get("services") or {}
@@ -90,7 +97,7 @@ class ComposeFiles:
             for name, body in services.items():
                 previous = merged.get(str(name), {})
                 merged[str(name)] = {**previous, **(body if isinstance(body, Mapping) else {})}
-        return sorted(name for name, body in merged.items() if not body.get("profiles"))
+        return merged
 
     def declared_name(self) -> str | None:
         """A literal top-level `name:` (Compose v2); interpolated names are left to the CLI."""

@@ -137,6 +137,13 @@ def run_query(
     duckdb_error: type[BaseException],
 ) -> QueryResult:
     """Run ``sql`` with bound ``params``; keep ``max_rows`` rows but count them all."""
+    try:
+        statements = len(conn.extract_statements(sql))
+    except duckdb_error as exc:
+        raise StepError(_query_error(exc)) from None
+    if statements != 1:
+        # DuckDB would run them all and show only the last: the others would go unseen.
+        raise StepError(f"sql: give exactly one statement (found {statements}); split them into steps")
     start = time.perf_counter()
     with _interrupt_when_due(conn, ctx) as stopped:
         try:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
+from runbook_engine.expr import suggest
 from runbook_engine.plugin import Context, Outputs
 from runbook_engine.plugins import _compose_project as compose
 from runbook_engine.plugins import _docker_engine as engine
 
 NAME = "compose.services"
 KINDS = frozenset({"check"})
-# Without expect: every expected service runs and is healthy.
-DEFAULT_EXPECT = ["missing == []", "unhealthy == []"]
+# Without expect: some service is expected (a misspelt project name finds none, which must
+# not pass), and every expected service runs and is healthy.
+DEFAULT_EXPECT = ["expected > 0", "missing == []", "unhealthy == []"]
 OUTPUTS = dict(compose.STATE_OUTPUTS)
 
 
@@ -33,8 +35,11 @@ def run(spec: Spec, ctx: Context) -> Outputs:
     if expected is None and files is not None:
         expected = files.default_services()
     elif expected is not None and files is not None:
-        unknown = sorted(set(expected) - set(files.default_services()))
-        if unknown:
-            ctx.log(f"not started by default from the compose file: {', '.join(unknown)}")
+        declared = files.all_services()
+        for name in sorted(set(expected) - set(declared)):
+            ctx.log(f"{name!r} is not a service in the compose file{suggest(name, declared)}")
+        profiled = sorted(set(expected) & (set(declared) - set(files.default_services())))
+        if profiled:
+            ctx.log(f"only started with a --profile: {', '.join(profiled)}")
     with engine.calls(engine.connect(spec.host, ctx), spec.host) as client:
         return compose.project_state(client, project, expected, ctx.log)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from runbook_engine.plugin import Context, Outputs, PluginSpec
+from runbook_engine.plugin import Context, Outputs, PluginSpec, StepError
 
 # Without an `expect:` of its own, a step must show this to pass.
 DEFAULT_EXPECT = ["exists"]
@@ -52,9 +52,13 @@ def run(spec: Spec, ctx: Context) -> Outputs:
         "paths": [str(m) for m in matches[:100]],
     }
     if spec.read:
-        out["text"] = (
-            matches[0].read_text(errors="replace")[: 64 * 1024]
-            if len(matches) == 1 and matches[0].is_file()
-            else None
-        )
+        out["text"] = _read(matches[0]) if len(matches) == 1 and matches[0].is_file() else None
     return out
+
+
+def _read(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            return fh.read(64 * 1024)  # the first 64 KB, without loading a huge file whole
+    except OSError as exc:
+        raise StepError(f"cannot read {path}: {exc.strerror or exc}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json as jsonlib
 import math
 import time
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -72,14 +73,15 @@ def run(spec: Spec, ctx: Context) -> Outputs:
         kwargs["content"] = spec.body.encode()
     latencies: list[float] = []
     errors = 0
-    response = None
+    response: Answer | None = None
+    deadline = time.monotonic() + timeout
     with httpx.Client(verify=spec.verify, timeout=timeout, follow_redirects=spec.follow_redirects) as client:
         for _ in range(spec.samples):
             if ctx.cancel.is_set():
                 raise StepError("cancelled")
             start = time.perf_counter()
             try:
-                response = client.request(spec.method, url, **kwargs)
+                response = _request(client, spec.method, url, kwargs, deadline, ctx)
             except httpx.TimeoutException:
                 raise StepError(f"{spec.method} {spec.url}: no answer within {timeout:.1f}s") from None
             except httpx.HTTPError as exc:
@@ -87,8 +89,12 @@ def run(spec: Spec, ctx: Context) -> Outputs:
                     raise StepError(f"{spec.method} {spec.url}: {_reason(exc)}") from None
                 errors += 1
                 continue
+            except _Overdue:
+                raise StepError(
+                    f"{spec.method} {spec.url}: the answer did not finish arriving within {timeout:.1f}s"
+                ) from None
             latencies.append((time.perf_counter() - start) * 1000)
-            if response.status_code >= 500:
+            if response.status >= 500:
                 errors += 1
     if response is None:
         raise StepError(f"{spec.method} {spec.url}: all {spec.samples} requests failed")
@@ -98,8 +104,8 @@ def run(spec: Spec, ctx: Context) -> Outputs:
     except ValueError:
         body_json = None
     out: Outputs = {
-        "status": response.status_code,
-        "headers": {k.lower(): v for k, v in response.headers.items()},
+        "status": response.status,
+        "headers": response.headers,
         "text": text,
         "json": body_json,
         "elapsed_ms": round(latencies[-1], 3) if latencies else None,
@@ -117,6 +123,37 @@ def run(spec: Spec, ctx: Context) -> Outputs:
             }
         )
     return out
+
+
+class _Overdue(Exception):
+    """The answer was still arriving when the step's time ran out."""
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+
+def _request(
+    client: Any, method: str, url: Any, kwargs: dict[str, Any], deadline: float, ctx: Context
+) -> Answer:
+    """One request, read in chunks against the step's deadline: httpx's timeout is per read,
+    so a server trickling its body a byte at a time would otherwise hold the step forever."""
+    chunks: list[bytes] = []
+    with client.stream(method, url, **kwargs) as response:
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            if time.monotonic() > deadline or ctx.cancel.is_set():
+                raise _Overdue()
+        body = b"".join(chunks)
+        encoding = response.charset_encoding or "utf-8"
+        return Answer(
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            text=body.decode(encoding, errors="replace"),
+        )
 
 
 def _reason(exc: Exception) -> str:

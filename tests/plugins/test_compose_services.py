@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from runbook_engine.plugin import StepError
 from runbook_engine.plugins import compose_services
 from runbook_engine.testing import make_context, run_plugin
+from tests.conftest import Project
 from tests.support.dockerd import (
     COMPOSE_V1,
     DockerEngine,
@@ -131,6 +132,39 @@ def test_explicit_services_and_a_missing_one(docker_engine: DockerEngine, stack:
     assert (out["missing"], out["unhealthy"]) == (["debug"], [])
     assert out["services"]["debug"] == MISSING
     assert sorted(out["services"]) == ["debug", "sick", "web", "worker"]
+
+
+def test_a_misspelt_service_is_named_with_a_suggestion(docker_engine: DockerEngine, stack: Path) -> None:
+    """An expected service the file does not declare says so (did you mean), and one that
+    only starts with a profile says that instead."""
+    ctx = make_context()
+    lines: list[str] = []
+    ctx.log = lines.append
+    args = {"file": str(stack), "project": "rbstack", "host": docker_engine.host, "services": ["wbe", "debug"]}
+    out = run_plugin(compose_services, args, ctx)
+    assert out["missing"] == ["debug", "wbe"]
+    assert "'wbe' is not a service in the compose file (did you mean 'web'?)" in lines
+    assert "only started with a --profile: debug" in lines
+
+
+def test_a_project_with_no_services_fails_the_default_expectation(
+    docker_engine: DockerEngine, project: Project
+) -> None:
+    """A misspelt project name finds nothing: without expect: that is a failure, not a pass."""
+    project.runbook(
+        "c",
+        f"""
+        kind: runbook
+        name: c
+        sections:
+          - name: S
+            steps:
+              - {{name: Stack up, check: compose.services, with: {{project: nosuchproj, host: "{docker_engine.host}"}}}}
+    """,
+    )
+    result, journal = project.run_json("c")
+    step = journal["sections"][0]["steps"][0]  # type: ignore[index]
+    assert (result.code, step["outcome"], step["message"]) == (1, "failed", "expected > 0 -> expected = 0")
 
 
 def test_project_alone_expects_what_it_finds(docker_engine: DockerEngine, stack: Path) -> None:

@@ -210,6 +210,17 @@ def test_bad_sql_is_an_error_with_duckdb_message(orders_db: Path) -> None:
         run_plugin(duckdb_query, {"database": str(orders_db), "sql": "SELECT ?", "params": [1, 2]})
 
 
+def test_one_statement_only(orders_db: Path) -> None:
+    """Several statements would all run with only the last one's result shown: refused,
+    and nothing runs (the write before the SELECT does not happen)."""
+    args = {"database": str(orders_db), "read_only": False, "sql": "DELETE FROM orders; SELECT count(*) FROM orders"}
+    with pytest.raises(StepError, match=r"sql: give exactly one statement \(found 2\)"):
+        run_plugin(duckdb_query, args)
+    assert run_plugin(duckdb_query, {"database": str(orders_db), "sql": "SELECT count(*) FROM orders"})["value"] > 0
+    with pytest.raises(StepError, match=r"found 0"):
+        run_plugin(duckdb_query, {"database": str(orders_db), "sql": "-- nothing"})
+
+
 def test_relative_paths_start_at_the_project_folder(orders_db: Path, tmp_path: Path) -> None:
     """database: and file paths inside the SQL resolve against ctx.workdir, not the cwd."""
     with _connect() as conn:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from runbook_engine.plugin import StepError
@@ -49,6 +51,16 @@ def test_slow_answer_times_out(http_server: Server) -> None:
     http_server.route("/slow", delay_s=2)
     with pytest.raises(StepError, match=r"no answer within 0\.3s"):
         run_plugin(http, {"url": f"{http_server.url}/slow"}, make_context(timeout=0.3))
+
+
+def test_a_body_that_never_finishes_arriving_ends_at_the_timeout(http_server: Server) -> None:
+    """httpx's timeout is per read: a server sending a byte every 0.1 s would hold the step
+    for the whole body. The plugin stops at the step's deadline and says why."""
+    http_server.route("/trickle", body="x" * 100, trickle_s=0.1)  # 10 s to send it all
+    began = time.monotonic()
+    with pytest.raises(StepError, match=r"GET .*/trickle: the answer did not finish arriving within 0\.5s"):
+        run_plugin(http, {"url": f"{http_server.url}/trickle"}, make_context(timeout=0.5))
+    assert time.monotonic() - began < 2.0
 
 
 def test_percentile_nearest_rank() -> None:

@@ -48,6 +48,13 @@ def test_file_missing_and_read(tmp_path: Path) -> None:
     assert out["text"] == "ready"
 
 
+def test_file_that_cannot_be_read_says_why() -> None:
+    """A file that exists but cannot be read (here /proc/self/mem: EIO at offset 0) is a
+    step error naming the file and the reason, not a plugin crash."""
+    with pytest.raises(StepError, match=r"^cannot read /proc/self/mem: Input/output error$"):
+        run_plugin(file, {"path": "/proc/self/mem", "read": True})
+
+
 def test_sleep_sleeps_and_respects_timeout() -> None:
     """sleep waits the given time, and refuses to outlast its step timeout."""
     started = time.monotonic()

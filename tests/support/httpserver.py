@@ -25,6 +25,8 @@ class Route:
     fail_on: frozenset[int] = frozenset()
     # Answer `fail_status` while this file exists (a failure another process can cause).
     broken_while: str | None = None
+    # Send the body one byte every `trickle_s` seconds (a server that answers but never finishes).
+    trickle_s: float = 0.0
 
 
 class Server:
@@ -75,10 +77,25 @@ class Server:
                 broken = route.broken_while is not None and os.path.exists(route.broken_while)
                 if n <= route.fail_first or n in route.fail_on or broken:
                     self._send(route.fail_status, {"status": "starting"})
+                elif route.trickle_s:
+                    self._trickle(route)
                 else:
                     self._send(route.status, route.body)
 
             do_POST = do_GET
+
+            def _trickle(self, route: Route) -> None:
+                data = (route.body if isinstance(route.body, str) else json.dumps(route.body)).encode()
+                self.send_response(route.status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                try:
+                    for i in range(len(data)):
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(route.trickle_s)
+                except OSError:
+                    pass  # the client gave up: that is the point
 
             def _send(self, status: int, body: Any) -> None:
                 data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
