@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -339,7 +340,9 @@ def pydantic_problems(
         elif kind.endswith(("_type", "_parsing")):
             msg = f"{msg} (got {_describe(err.get('input'))})"
         elif kind == "string_pattern_mismatch" and loc and loc[-1] == "name":
-            msg = "use lowercase letters, digits and dashes (e.g. t-minus-2h)"
+            given = str(err.get("input", ""))
+            fixed = re.sub(r"[^a-z0-9]+", "-", given.lower()).strip("-") or "t-minus-2h"
+            msg = f"use lowercase letters, digits and dashes (got {given!r}; e.g. {fixed!r})"
         problems.append(Problem(shown, line, key_path(full), msg))
     return problems
 

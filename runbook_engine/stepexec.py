@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -156,6 +157,7 @@ class StepExecutor:
             name=f"step-{ctx.step_id}",
             daemon=True,
         )
+        _WORKERS.add(worker)
         worker.start()
         relay = threading.Thread(target=self._relay_cancel, args=(future, ctx.cancel), daemon=True)
         relay.start()
@@ -217,6 +219,9 @@ def _source(raw: Any, rendered: Any, loc: tuple[Any, ...]) -> str:
     return f" (got {rendered!r})"
 
 
+_WORKERS: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
 def _resolve(future: Future[Any], fn: Any, *args: Any) -> None:
     """Run fn in this thread and settle the future with its result or exception."""
     if not future.set_running_or_notify_cancel():
@@ -225,3 +230,13 @@ def _resolve(future: Future[Any], fn: Any, *args: Any) -> None:
         future.set_result(fn(*args))
     except BaseException as exc:  # handed to the waiting thread, which decides
         future.set_exception(exc)
+
+
+def finish_plugins(timeout: float = 5.0) -> list[str]:
+    """Give plugins still running (cancelled by Ctrl-C or a timeout) up to `timeout` seconds
+    to clean up (a shell step ends its process group) before the process exits; daemon
+    threads would otherwise die mid-cleanup. Returns the names of those abandoned."""
+    deadline = time.monotonic() + timeout
+    for worker in list(_WORKERS):
+        worker.join(max(0.0, deadline - time.monotonic()))
+    return [w.name for w in list(_WORKERS) if w.is_alive()]

@@ -34,8 +34,21 @@ def lateness(seconds: float) -> str:
     s = round(abs(seconds))
     if s < 30:
         return "on time"
-    amount = f"{s // 60} minute{'s' if s // 60 != 1 else ''}" if s >= 90 else f"{s} seconds"
+    if s < 90:
+        amount = f"{s} seconds"
+    elif s < 2 * 3600:
+        amount = _count(s // 60, "minute")
+    elif s < 2 * 86400:
+        h, m = divmod(s // 60, 60)
+        amount = _count(h, "hour") + (f" {_count(m, 'minute')}" if m else "")
+    else:
+        d, h = divmod(s // 3600, 24)
+        amount = _count(d, "day") + (f" {_count(h, 'hour')}" if h else "")
     return f"{amount} {'late' if seconds > 0 else 'early'}"
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}{'' if n == 1 else 's'}"
 
 
 def run_timing(event: datetime, offset_s: float | None, started_at: datetime) -> dict[str, Any]:

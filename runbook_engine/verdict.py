@@ -26,7 +26,9 @@ def decide(journal: RunJournal, more_reasons: list[str] | None = None) -> None:
             continue
         what = {
             "failed": "failed",
-            "error": "could not be checked",
+            # An action that errs (timed out, could not start) did not do its job; a check
+            # that errs could not tell either way.
+            "error": "did not complete" if step.kind == "action" else "could not be checked",
             "blocked": "was blocked",
             "pending": "was not confirmed",
         }[step.outcome]

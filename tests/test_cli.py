@@ -49,7 +49,7 @@ def test_validate_ok_counts_documents(project: Project) -> None:
     """`runbook validate` on a good library says how many documents it checked; exit 0."""
     project.runbook("simple", SIMPLE)
     result = project.cli("validate")
-    assert (result.code, result.out) == (0, "ok: 1 documents (1 runbooks, 0 contingencies, 0 environments)\n")
+    assert (result.code, result.out) == (0, "ok: 1 document (1 runbook, 0 contingencies, 0 environments)\n")
 
 
 def test_validate_takes_a_document_name(project: Project) -> None:

@@ -93,8 +93,19 @@ def _run(argv: list[str] | None, err: Console) -> Any:
     try:
         return _dispatch(argv, err)
     finally:
+        _let_plugins_finish(err)
         signal.signal(signal.SIGTERM, previous)
         sys.stdout = stdout
+
+
+def _let_plugins_finish(err: Console) -> None:
+    if "runbook_engine.stepexec" not in sys.modules:
+        return  # nothing ran (help, validate, list...): nothing to wait for
+    from runbook_engine.stepexec import finish_plugins
+
+    stuck = finish_plugins()
+    if stuck:
+        err.print(f"left behind, still running: {', '.join(stuck)}", markup=False)
 
 
 def _dispatch(argv: list[str] | None, err: Console) -> Any:

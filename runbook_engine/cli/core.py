@@ -71,10 +71,20 @@ def validate(
                 f"{suggest(name, list(known))}; `runbook list` shows them"
             )
     n = len(lib.runbooks) + len(lib.contingencies) + len(lib.environments)
-    console().print(
-        f"ok: {n} documents ({len(lib.runbooks)} runbooks, {len(lib.contingencies)} "
-        f"contingencies, {len(lib.environments)} environments)"
+    kinds = ", ".join(
+        _count(len(group), word)
+        for group, word in (
+            (lib.runbooks, "runbook"),
+            (lib.contingencies, "contingency"),
+            (lib.environments, "environment"),
+        )
     )
+    console().print(f"ok: {_count(n, 'document')} ({kinds})")
+
+
+def _count(n: int, word: str) -> str:
+    plural = word[:-1] + "ies" if word.endswith("y") else word + "s"
+    return f"{n} {word if n == 1 else plural}"
 
 
 def _is_name(arg: Path) -> bool:

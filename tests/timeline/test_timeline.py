@@ -39,11 +39,13 @@ def test_t_minus_and_lateness_wording() -> None:
         "T+1h",
         "T-9d10h",
     ]
-    assert [lateness(s) for s in (120, 10, -40, 95)] == [
+    assert [lateness(s) for s in (120, 10, -40, 95, 7300, -802920)] == [
         "2 minutes late",
         "on time",
         "40 seconds early",
         "1 minute late",
+        "2 hours 1 minute late",
+        "9 days 7 hours early",  # not "13382 minutes early"
     ]
 
 
