@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -214,7 +215,7 @@ def test_wait_gives_up_at_its_timeout(project: Project, http_server: Server) -> 
     assert step["outcome"] == "failed"
     assert step["message"].startswith("still not passing after waiting 0.6s (")
     assert step["message"].endswith("polls): status == 200 -> status = 503")
-    assert 3 <= step["attempts"] <= 7
+    assert 2 <= step["attempts"] <= 7  # 100 ms polls over 600 ms; a loaded machine polls less
 
 
 def _alive(pid: int) -> bool:
@@ -427,8 +428,9 @@ def test_budgets_are_compared(project: Project) -> None:
     )
     _, journal = project.run_json("b")
     assert journal["verdict"] == "GO"
-    assert journal["warnings"][0].startswith("section Slow took 0.3")
-    assert journal["warnings"][0].endswith("over its 0.10s budget")
+    section = journal["sections"][0]  # type: ignore[index]
+    assert section["duration_s"] >= 0.3
+    assert re.fullmatch(r"section Slow took \d+\.\d\ds, over its 0\.10s budget", journal["warnings"][0])
 
 
 def test_when_applies_to_manual_steps(project: Project) -> None:

@@ -12,7 +12,6 @@ import html
 import inspect
 import json
 import sys
-import time
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -192,19 +191,13 @@ def test_redactor_long_secret_uses_exact_forms() -> None:
     assert redactor.text(base64.b64encode(key.encode()).decode()) == "***"
 
 
-def test_redactor_is_fast_on_64_kb() -> None:
-    """Masking 64 KB of output with three secrets takes milliseconds (the regex is compiled once)."""
+def test_redactor_leaves_64_kb_without_secrets_untouched() -> None:
+    """A large output with no secret in it comes back byte for byte (its speed is measured
+    in benchmarks/render_and_redact.py)."""
     text = ("GET /api/v1/items?page=3 HTTP/1.1 200 0.0123s user=alice\n" * 1200)[: 64 * 1024]
     redactor = Redactor({"A": SECRET, "B": API_KEY, "C": "hunter2-hunter2"})
-    best = min(_timed(redactor.text, text) for _ in range(5))
     assert redactor.text(text) == text
-    assert best < 0.05, f"{best * 1000:.1f} ms"
 
-
-def _timed(fn: Any, arg: str) -> float:
-    start = time.perf_counter()
-    fn(arg)
-    return time.perf_counter() - start
 
 
 def test_a_very_short_secret_is_warned_about(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -137,6 +137,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie nobody has reaped yet (orphans here may have
+    a parent that never reaps)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.split(") ")[1][0] == "Z"
+
+
+def _wait_for_port(port: int, pidfile: Path) -> str:
+    """The server's pid, once it listens (the drill must break a server that was up)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return pidfile.read_text().strip()
+        time.sleep(0.05)
+    raise AssertionError(f"the server never listened on {port}")
+
+
 def test_drill_kills_and_restarts_a_real_process(project: Project, tmp_path: Path) -> None:
     """A contingency that kills a server process and starts it again; drill --all prints the table."""
     port = _free_port()
@@ -146,6 +167,7 @@ def test_drill_kills_and_restarts_a_real_process(project: Project, tmp_path: Pat
         f">/dev/null 2>&1 & echo $! > {pidfile}"
     )
     subprocess.run(["sh", "-c", start], check=True)
+    first_pid = _wait_for_port(port, pidfile)
     try:
         project.write(
             "runbooks/c.yaml",
@@ -169,6 +191,9 @@ def test_drill_kills_and_restarts_a_real_process(project: Project, tmp_path: Pat
         assert "Recovery times (measured)" in result.out
         row = next(line for line in result.out.splitlines() if "Server process crashed" in line)
         assert row.split("│")[-2].strip() == "yes"
+        # The drill really killed the first server and started another one.
+        assert pidfile.read_text().strip() != first_pid
+        assert _gone(int(first_pid)), "the first server still runs: the drill did not kill it"
     finally:
         if pidfile.exists():
             with contextlib.suppress(ProcessLookupError):  # the drill may have left it stopped

@@ -61,6 +61,8 @@ def test_a_rewrite_says_how_much_of_the_log_it_holds(tmp_path: Path, monkeypatch
     a, b = j.steps()
     a.outcome = "failed"
     rec(StepFinished(a))  # logged: line 1
+    # The rewrite is due every REWRITE_EVERY (2 s) of wall time: setting it to 0 makes the
+    # next step due now instead of sleeping 2 s in a test; the files written are real.
     monkeypatch.setattr(recorder_module, "REWRITE_EVERY", 0.0)
     b.outcome = "failed"
     rec(StepFinished(b))  # due: a whole rewrite holding line 1 and b

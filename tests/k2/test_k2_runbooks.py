@@ -106,13 +106,18 @@ def test_t_minus_90m_checks_materials(k2: K2Project) -> None:
 
 
 def test_t_minus_30m_is_go_on_a_healthy_stack(k2: K2Project) -> None:
-    """T-30m's full validation, including p99 < 500 ms over 50 requests, passes."""
-    code, out, journal = k2.runbook("run", "t-minus-30m", "--confirm-manual")
+    """T-30m's full validation passes, its latency step measuring p99 over 50 requests and
+    judging it against the runbook's budget var. The budget is raised here: the test proves
+    the measuring and judging, not this CI machine's speed (the runbook's own 500 ms is
+    what the event is held to)."""
+    code, out, journal = k2.runbook("run", "t-minus-30m", "--confirm-manual", "--var", "p99_budget_ms=5000")
     assert journal is not None, out
     assert (code, journal["verdict"]) == (0, "GO"), out
     p99 = next(s for sec in journal["sections"] for s in sec["steps"] if s["id"] == "api-p99")
-    assert p99["outputs"]["samples"] == 50
-    assert p99["outputs"]["p99_ms"] < 500
+    assert (p99["outputs"]["samples"], p99["outputs"]["errors"]) == (50, 0)
+    assert 0 < p99["outputs"]["p99_ms"] < 5000
+    assert p99["expectations"][1]["detail"].startswith("p99_ms < vars.p99_budget_ms -> p99_ms = ")
+    assert p99["expectations"][1]["detail"].endswith("vars.p99_budget_ms = 5000")
 
 
 def test_go_no_go_is_go_with_a_full_score(k2: K2Project) -> None:

@@ -261,11 +261,13 @@ def test_cancel_during_a_task_stops_the_task_too(tmp_path: Path) -> None:
     write_playbook(evidence.project, SLOW)
     ctx = evidence.context()
     cancelled_at: list[float] = []
+    seen_sleeping: list[bool] = []
 
     def cancel_once_sleeping() -> None:
         deadline = time.monotonic() + 30
         while not _sleepers() and time.monotonic() < deadline:
             time.sleep(0.1)
+        seen_sleeping.append(bool(_sleepers()))
         cancelled_at.append(time.monotonic())
         ctx.cancel.set()
 
@@ -274,6 +276,7 @@ def test_cancel_during_a_task_stops_the_task_too(tmp_path: Path) -> None:
     with pytest.raises(StepError) as err:
         run_plugin(ansible, {"playbook": "site.yml", "inventory": ini_inventory("localhost")}, ctx)
     watcher.join()
+    assert seen_sleeping == [True], "the task's sleep never started: nothing was cancelled mid-task"
     assert time.monotonic() - cancelled_at[0] < 3
     assert str(err.value) == "cancelled; ansible-playbook was stopped after 0 task results"
     assert _sleepers() == []

@@ -52,12 +52,29 @@ def test_a_missing_cwd_is_named(tmp_path: Path) -> None:
         run_plugin(shell, {"command": "true", "cwd": "file"}, ctx)
 
 
-def test_timeout_kills_the_group() -> None:
-    """At its timeout the command is killed and a StepError says so."""
+def test_timeout_kills_the_group(tmp_path: Path) -> None:
+    """At its timeout the command and the processes it started are killed, and a StepError
+    says so."""
+    pids = tmp_path / "pids"
     started = time.monotonic()
     with pytest.raises(StepError, match=r"timed out after 0\.5s"):
-        run_plugin(shell, {"command": "sleep 30"}, make_context(timeout=0.5))
-    assert time.monotonic() - started < 3
+        run_plugin(shell, {"command": f"sleep 30 & echo $! > {pids}; echo $$ >> {pids}; wait"}, make_context(timeout=0.5))
+    assert time.monotonic() - started < 10  # not the 30 s of the sleep
+    recorded = [int(p) for p in pids.read_text().split()]
+    assert len(recorded) == 2
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in recorded) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p for p in recorded if _alive(p)] == [], "a process of the group survived the timeout"
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.split(") ")[1][0] != "Z"
 
 
 def test_cancel_ends_the_command() -> None:

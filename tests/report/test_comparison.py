@@ -164,8 +164,9 @@ def test_html_section_matches_golden_with_one_sparkline_per_section_and_total(ru
     text = (runs.project.root / "r.html").read_text()
     section = _html_section(text)
     path = GOLDEN / "comparison-section.html"
-    if os.environ.get("RUNBOOK_UPDATE_GOLDEN"):
+    if os.environ.get("RUNBOOK_UPDATE_GOLDEN") and path.read_text(encoding="utf-8") != _normalise(section):
         path.write_text(_normalise(section), encoding="utf-8")
+        pytest.fail("rewrote comparison-section.html: check the diff and run again")
     assert _normalise(section) == path.read_text(encoding="utf-8")
     assert section.count("<svg ") == 3 and section.count('class="spark-budget"') == 3
     # Over budget, the slowest run is the top of the scale: this run's dot sits at the top edge.

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -26,10 +25,12 @@ def _token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _golden(name: str, text: str) -> None:
-    """Compare with tests/golden/reports/NAME; RUNBOOK_UPDATE_GOLDEN=1 rewrites it."""
+    """Compare with tests/golden/reports/NAME; RUNBOOK_UPDATE_GOLDEN=1 rewrites one that
+    differs, and fails so that a rewrite is never mistaken for a pass."""
     path = GOLDEN / name
-    if os.environ.get("RUNBOOK_UPDATE_GOLDEN"):
+    if os.environ.get("RUNBOOK_UPDATE_GOLDEN") and (not path.exists() or path.read_text(encoding="utf-8") != text):
         path.write_text(text, encoding="utf-8")
+        pytest.fail(f"rewrote {name}: check the diff and run again")
     assert text == path.read_text(encoding="utf-8")
 
 
@@ -153,8 +154,9 @@ def test_extra_sections_render_only_when_present(project: Project, http_server: 
     assert "<h2>Drill timings</h2>" in html and "<td>time to recover</td><td>1m35s</td>" in html
 
 
-def test_render_times_for_a_thirty_step_journal(project: Project) -> None:
-    """A real 30-step run renders to Markdown, HTML and JUnit in well under a second each."""
+def test_a_thirty_step_journal_renders_in_every_format(project: Project) -> None:
+    """A real 30-step parallel run renders to Markdown, HTML and JUnit with every step in
+    each (render times are measured in benchmarks/render_and_redact.py)."""
     steps = "\n".join(
         f"      - {{name: Step {i}, check: shell, with: {{command: 'echo {i}'}}, expect: \"'{i}' in stdout\"}}"
         for i in range(30)
@@ -176,11 +178,8 @@ sections:
     journal = RunJournal.model_validate_json((project.root / "journal.json").read_text())
     assert len(journal.steps()) == 30
     for ext in (".md", ".html", ".xml"):
-        RENDERERS[ext](journal)  # warm the template cache, as a second report in one run would
-        started = time.perf_counter()
-        RENDERERS[ext](journal)
-        elapsed = time.perf_counter() - started
-        assert elapsed < 0.5, f"{ext} took {elapsed:.3f}s"
+        text = RENDERERS[ext](journal)
+        assert all(f"Step {i}" in text for i in range(30)), ext
 
 
 def test_autoescape_is_on_for_html_templates_only() -> None:
