@@ -45,7 +45,9 @@ def test_a_lone_undefined_name_is_an_error_not_an_object(project: Project) -> No
 
 
 class Answers:
-    """A person at a terminal, scripted: the engine's own Interaction interface, not a mock of a component."""
+    """A person's answers, given through the engine's own Interaction interface (not a
+    mock of a component). These tests are about the verdict that follows from answers; the
+    terminal that asks for them is driven for real, in a pty, by tests/test_terminal.py."""
 
     interactive = True
 
