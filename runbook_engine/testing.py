@@ -26,7 +26,15 @@ def make_context(
 
 
 def run_plugin(module: ModuleType, args: dict[str, Any], ctx: Context | None = None) -> Outputs:
-    """Validate ``args`` with the plugin's Spec and run it once, returning its outputs."""
+    """Validate ``args`` with the plugin's Spec and run it once, returning its outputs.
+
+    Fails (AssertionError) when the plugin returns an output its OUTPUTS does not document:
+    `runbook plugins`, the schema and the docs list OUTPUTS, and people write `expect:`
+    against those names."""
     spec = module.Spec.model_validate(args)
     result: Outputs = module.run(spec, ctx or make_context())
+    documented = getattr(module, "OUTPUTS", None)
+    if isinstance(documented, dict) and isinstance(result, dict):
+        extra = sorted(set(result) - set(documented))
+        assert not extra, f"{module.__name__} returned undocumented outputs {extra}: add them to OUTPUTS"
     return result

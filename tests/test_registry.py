@@ -137,3 +137,24 @@ def test_require_names_what_to_install() -> None:
         require("no_such_module_for_runbook_tests.sub", install="acme-checks[snow]")
     with pytest.raises(StepError, match=r"pip install 'no_such_module_for_runbook_tests'"):
         require("no_such_module_for_runbook_tests.sub")
+
+
+def test_run_plugin_refuses_undocumented_outputs(tmp_path: Path) -> None:
+    """The testing helper fails a plugin that returns an output its OUTPUTS does not list."""
+    import importlib.util
+
+    from runbook_engine.testing import run_plugin
+
+    source = tmp_path / "sloppy.py"
+    source.write_text(
+        "from runbook_engine.plugin import PluginSpec\n"
+        "NAME = 'sloppy'\nKINDS = frozenset({'check'})\nOUTPUTS = {'count': 'how many'}\n"
+        "class Spec(PluginSpec):\n    pass\n"
+        "def run(spec, ctx):\n    return {'count': 1, 'cnt': 1}\n"
+    )
+    spec = importlib.util.spec_from_file_location("sloppy", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(AssertionError, match=r"undocumented outputs \['cnt'\]"):
+        run_plugin(module, {})
