@@ -165,7 +165,8 @@ class StepExecutor:
             outputs = future.result(timeout=timeout + GRACE_S)
         except FutureTimeout:
             ctx.cancel.set()
-            return {}, f"timed out after {timeout:g}s: {plugin.name} did not finish (abandoned)"
+            where = _target(spec)
+            return {}, f"timed out after {timeout:g}s: {plugin.name} did not finish (abandoned){where}"
         except StepError as exc:
             return {}, str(exc)
         except Exception as exc:  # a plugin bug must not take the run down: report it on the step
@@ -220,6 +221,19 @@ def _source(raw: Any, rendered: Any, loc: tuple[Any, ...]) -> str:
 
 
 _WORKERS: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+TARGET_KEYS = ("url", "uri", "host", "database", "path", "file", "table", "playbook", "project")
+
+
+def _target(spec: PluginSpec) -> str:
+    """'; it was working on URL': what a stuck plugin was talking to, from its arguments
+    (a catalog's uri sits one level down), so the message points somewhere."""
+    args = spec.model_dump()
+    for scope in (args, *(v for v in args.values() if isinstance(v, dict))):
+        for key in TARGET_KEYS:
+            value = scope.get(key)
+            if isinstance(value, str | int) and value != "":
+                return f"; it was working on {key} {value}"
+    return ""
 
 
 def _resolve(future: Future[Any], fn: Any, *args: Any) -> None:

@@ -141,7 +141,7 @@ OUTPUTS: dict[str, str] = {}
 
 
 class Spec(PluginSpec):
-    pass
+    url: str
 
 
 def run(spec: Spec, ctx: Context) -> dict[str, object]:
@@ -157,7 +157,8 @@ def test_a_plugin_that_never_returns_is_abandoned_and_the_run_exits(tmp_path: Pa
     (tmp_path / "checks" / "stuck.py").write_text(STUCK_PLUGIN)
     (tmp_path / "runbooks").mkdir()
     (tmp_path / "runbooks" / "s.yaml").write_text(
-        "kind: runbook\nname: s\nsections: [{name: S, steps: [{name: Hangs, check: stuck, timeout: 1s}]}]\n"
+        "kind: runbook\nname: s\nsections: [{name: S, steps: [{name: Hangs, check: stuck, timeout: 1s,"
+        " with: {url: 'http://127.0.0.1:9/never'}}]}]\n"
     )
     report = tmp_path / "out.json"
     proc = subprocess.run(
@@ -169,5 +170,8 @@ def test_a_plugin_that_never_returns_is_abandoned_and_the_run_exits(tmp_path: Pa
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     step = json.loads(report.read_text())["sections"][0]["steps"][0]
-    assert (step["outcome"], step["message"]) == ("error", "timed out after 1s: stuck did not finish (abandoned)")
+    assert (step["outcome"], step["message"]) == (
+        "error",
+        "timed out after 1s: stuck did not finish (abandoned); it was working on url http://127.0.0.1:9/never",
+    )
     assert step["duration_s"] < 5
