@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_engine.errors import UserError
-from runbook_engine.expr import ExpressionData, ExpressionError, render, suggest
+from runbook_engine.expr import ExpressionData, ExpressionError, is_template, render, suggest
 from runbook_engine.loader import Library
 from runbook_engine.redact import Redactor
 from runbook_engine.spec import Contingency, Environment, Runbook
@@ -142,6 +142,27 @@ def _like(declared: Any, text: str, where: str) -> Any:
         except ValueError:
             kind = "a whole number" if isinstance(declared, int) else "a number"
             raise UserError(f"{where}={text!r}: this var is {kind} (declared {declared!r})") from None
+    if isinstance(declared, str) and is_template(declared):
+        # Its type is whatever the template renders to: read the override as YAML would
+        # read a plain value (8080 a number, true a boolean, anything else text).
+        return _scalar(text)
+    if declared is None or isinstance(declared, list | dict):
+        kind = "empty" if declared is None else "a list" if isinstance(declared, list) else "a mapping"
+        raise UserError(
+            f"{where}={text!r}: this var is {kind} in the file; --var sets text, numbers "
+            "and true/false only: change it in the file (or in an environment)"
+        )
+    return text
+
+
+def _scalar(text: str) -> Any:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
     return text
 
 

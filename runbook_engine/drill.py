@@ -101,6 +101,13 @@ class Drill:
             r.cancel.set()
             journal.status = "interrupted"
             reasons.insert(0, "the drill was interrupted")
+            inject = sec.get("Inject")
+            injected = inject is not None and any(s.started_at is not None for s in inject.steps)
+            if injected and not facts["recovered"]:
+                # The drill broke something on purpose and stopped before mending it.
+                reasons.insert(
+                    1, f"the injected failure may still be in place: run `runbook recover {c.name}`"
+                )
         journal.finished_at = now_utc()
         journal.duration_s = time.monotonic() - started
         if reasons and c.fallback:

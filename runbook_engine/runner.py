@@ -289,9 +289,11 @@ class Runner:
         self.emit(StepStarted(sr))
         try:
             self._run_step(step, sr, data)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             self.cancel.set()
-            sr.outcome, sr.message = "error", "interrupted (Ctrl-C) while running"
+            # cli.Terminated (SIGTERM) is a KeyboardInterrupt too; say which one stopped it.
+            how = "terminated (SIGTERM)" if type(exc).__name__ == "Terminated" else "interrupted (Ctrl-C)"
+            sr.outcome, sr.message = "error", f"{how} while running"
             raise
         finally:
             sr.duration_s = time.monotonic() - started

@@ -228,8 +228,9 @@ def _target(spec: PluginSpec) -> str:
     """'; it was working on URL': what a stuck plugin was talking to, from its arguments
     (a catalog's uri sits one level down), so the message points somewhere."""
     args = spec.model_dump()
-    for scope in (args, *(v for v in args.values() if isinstance(v, dict))):
-        for key in TARGET_KEYS:
+    scopes = (args, *(v for v in args.values() if isinstance(v, dict)))
+    for key in TARGET_KEYS:  # the most telling key first, wherever it sits
+        for scope in scopes:
             value = scope.get(key)
             if isinstance(value, str | int) and value != "":
                 return f"; it was working on {key} {value}"
@@ -246,6 +247,11 @@ def _resolve(future: Future[Any], fn: Any, *args: Any) -> None:
         future.set_exception(exc)
 
 
+def running_plugins() -> list[str]:
+    """The threads of plugins still running (named step-<id>)."""
+    return [w.name for w in list(_WORKERS) if w.is_alive()]
+
+
 def finish_plugins(timeout: float = 5.0) -> list[str]:
     """Give plugins still running (cancelled by Ctrl-C or a timeout) up to `timeout` seconds
     to clean up (a shell step ends its process group) before the process exits; daemon
@@ -253,4 +259,4 @@ def finish_plugins(timeout: float = 5.0) -> list[str]:
     deadline = time.monotonic() + timeout
     for worker in list(_WORKERS):
         worker.join(max(0.0, deadline - time.monotonic()))
-    return [w.name for w in list(_WORKERS) if w.is_alive()]
+    return running_plugins()

@@ -117,6 +117,25 @@ def test_var_override_takes_the_declared_type(project: Project) -> None:
     )
 
 
+def test_var_override_of_a_templated_or_structured_var(project: Project) -> None:
+    """A var declared by a template takes the override as YAML reads a plain value (9000 a
+    number); a list or empty var cannot be set from the command line."""
+    project.write("runbooks/env.yaml", "kind: environment\nname: local\nvars: {port: 8000}\n")
+    project.runbook(
+        "t",
+        """
+        kind: runbook
+        name: t
+        vars: {port: "{{ env.port }}", hosts: [a, b]}
+        sections: [{name: S, steps: [{name: Port, check: shell, with: {command: "true"}, expect: vars.port > 8500}]}]
+    """,
+    )
+    assert project.cli("run", "t", "--env", "local", "--var", "port=9000").code == 0
+    bad = project.cli("run", "t", "--env", "local", "--var", "hosts=c")
+    assert bad.code == 2
+    assert "--var hosts='c': this var is a list in the file; --var sets text, numbers and true/false only" in bad.err
+
+
 def test_unknown_report_format_is_refused_before_running(project: Project, tmp_path: Path) -> None:
     """--report with an unknown extension exits 2 and runs nothing."""
     marker = tmp_path / "ran"

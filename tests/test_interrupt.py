@@ -74,6 +74,8 @@ def test_a_stopped_run_writes_a_partial_report(tmp_path: Path, sig: signal.Signa
         ("Never", "skipped"),
     ]
     assert steps[2]["message"] == "not run: the run was interrupted"
+    how = "interrupted (Ctrl-C)" if sig == signal.SIGINT else "terminated (SIGTERM)"
+    assert steps[1]["message"] == f"{how} while running"
     assert not _alive(int(pidfile.read_text())), "the step's command survived"
 
 
@@ -175,3 +177,63 @@ def test_a_plugin_that_never_returns_is_abandoned_and_the_run_exits(tmp_path: Pa
         "timed out after 1s: stuck did not finish (abandoned); it was working on url http://127.0.0.1:9/never",
     )
     assert step["duration_s"] < 5
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "said"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+def test_a_signal_while_waiting_for_a_stuck_plugin_stops_the_wait(
+    tmp_path: Path, sig: signal.Signals, code: int, said: str
+) -> None:
+    """After the verdict the CLI waits up to 5 s for a stuck plugin; Ctrl-C or SIGTERM then
+    ends the wait cleanly (no traceback) with the matching exit code, reports written."""
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "stuck.py").write_text(STUCK_PLUGIN)
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "s.yaml").write_text(
+        "kind: runbook\nname: s\nsections: [{name: S, steps: [{name: Hangs, check: stuck, timeout: 1s,"
+        " with: {url: 'http://127.0.0.1:9/never'}}]}]\n"
+    )
+    report = tmp_path / "out.json"
+    proc = _start(tmp_path, "run", "s", "--no-history", "-r", str(report))
+    assert proc.stderr is not None
+    waiting = proc.stderr.readline()
+    assert waiting.startswith("waiting up to 5s for step-"), waiting
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == code, out + err
+    assert err == f"{said} while plugins were stopping\n"
+    assert json.loads(report.read_text())["verdict"] == "NO-GO"
+
+
+def test_an_interrupted_drill_says_its_failure_may_still_be_in_place(tmp_path: Path) -> None:
+    """Ctrl-C after a drill injected its failure and before it recovered: the verdict says
+    the failure may still be there and how to mend it."""
+    injected = tmp_path / "injected"
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "c.yaml").write_text(f"""
+kind: contingency
+name: feed-stops
+rto: 30s
+inject: [{{name: Stop the feed, action: shell, with: {{command: "touch {injected}"}}}}]
+detect: [{{name: Feed runs, check: shell, with: {{command: "true"}}}}]
+recover: [{{name: Start the feed, action: shell, with: {{command: "rm -f {injected}"}}}}]
+""")
+    report = tmp_path / "out.json"
+    proc = _start(
+        tmp_path, "drill", "feed-stops", "--yes", "--detect-timeout", "60s", "--no-history", "-r", str(report)
+    )
+    deadline = time.monotonic() + 20
+    while not injected.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert injected.exists(), "the drill never injected"
+    time.sleep(0.3)  # polling detect now
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, out + err
+    reasons = json.loads(report.read_text())["reasons"]
+    assert reasons[:2] == [
+        "the drill was interrupted",
+        "the injected failure may still be in place: run `runbook recover feed-stops`",
+    ]
+    assert "runbook recover feed-stops" in out

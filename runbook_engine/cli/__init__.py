@@ -91,21 +91,38 @@ def _run(argv: list[str] | None, err: Console) -> Any:
         sys.stdout = PipeSafe(stdout)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return _dispatch(argv, err)
+        code = _dispatch(argv, err)
+        return _let_plugins_finish(code)
     finally:
-        _let_plugins_finish(err)
         signal.signal(signal.SIGTERM, previous)
         sys.stdout = stdout
 
 
-def _let_plugins_finish(err: Console) -> None:
-    if "runbook_engine.stepexec" not in sys.modules:
-        return  # nothing ran (help, validate, list...): nothing to wait for
-    from runbook_engine.stepexec import finish_plugins
+def _let_plugins_finish(code: Any) -> Any:
+    """Wait (bounded) for plugins still cleaning up; a second Ctrl-C or SIGTERM stops the
+    wait, and the process exits as interrupted (the reports are already written).
 
-    stuck = finish_plugins()
+    Plain writes, not Rich: a signal landing inside Rich's print leaves its buffer
+    uncleared, and the next print repeats the line."""
+    if "runbook_engine.stepexec" not in sys.modules:
+        return code  # nothing ran (help, validate, list...): nothing to wait for
+    from runbook_engine.stepexec import finish_plugins, running_plugins
+
+    try:
+        running = running_plugins()
+        if running:
+            sys.stderr.write(f"waiting up to 5s for {', '.join(running)} to stop...\n")
+            sys.stderr.flush()
+        stuck = finish_plugins()
+    except Terminated:
+        sys.stderr.write("terminated while plugins were stopping\n")
+        return EXIT_TERMINATED
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted while plugins were stopping\n")
+        return EXIT_INTERRUPTED
     if stuck:
-        err.print(f"left behind, still running: {', '.join(stuck)}", markup=False)
+        sys.stderr.write(f"left behind, still running: {', '.join(stuck)}\n")
+    return code
 
 
 def _dispatch(argv: list[str] | None, err: Console) -> Any:

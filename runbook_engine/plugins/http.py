@@ -64,6 +64,7 @@ def percentile(sorted_values: list[float], pct: float) -> float:
 def run(spec: Spec, ctx: Context) -> Outputs:
     httpx = require("httpx", "http")
     timeout = ctx.remaining() or 30.0
+    said = ctx.timeout or timeout  # messages name the step's timeout, not what is left of it
     kwargs: dict[str, Any] = {"headers": spec.headers}
     # httpx's `params=` replaces the URL's own query string: merge into the URL instead.
     url = httpx.URL(spec.url).copy_merge_params(spec.params) if spec.params else spec.url
@@ -83,7 +84,7 @@ def run(spec: Spec, ctx: Context) -> Outputs:
             try:
                 response = _request(client, spec.method, url, kwargs, deadline, ctx)
             except httpx.TimeoutException:
-                raise StepError(f"{spec.method} {spec.url}: no answer within {timeout:.1f}s") from None
+                raise StepError(f"{spec.method} {spec.url}: no answer within {said:g}s") from None
             except httpx.HTTPError as exc:
                 if spec.samples == 1:
                     raise StepError(f"{spec.method} {spec.url}: {_reason(exc)}") from None
@@ -91,7 +92,7 @@ def run(spec: Spec, ctx: Context) -> Outputs:
                 continue
             except _Overdue:
                 raise StepError(
-                    f"{spec.method} {spec.url}: the answer did not finish arriving within {timeout:.1f}s"
+                    f"{spec.method} {spec.url}: the answer did not finish arriving within {said:g}s"
                 ) from None
             latencies.append((time.perf_counter() - start) * 1000)
             if response.status >= 500:
