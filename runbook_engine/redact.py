@@ -76,7 +76,7 @@ def _compile(values: tuple[str, ...]) -> re.Pattern[str]:
     """One regex for every form of every secret; at one position the longest form wins."""
     alternatives: dict[str, int] = {}  # pattern -> length of the text it stands for
     starts: set[str] = set()  # every character a match can begin with
-    for secret in values:
+    for secret in _with_escapes_interpreted(values):
         if len(secret) <= FLEXIBLE_MAX:
             head, head_starts = _char(secret[0], first=True)
             pattern = head + "".join(_char(c)[0] for c in secret[1:])
@@ -98,6 +98,27 @@ def _compile(values: tuple[str, ...]) -> re.Pattern[str]:
     # about twice as fast on text without secrets, which is nearly all text.
     first_chars = "".join(sorted(re.escape(c) for c in starts))
     return re.compile(f"(?=(?i:[{first_chars}]))(?:{'|'.join(ordered)})")
+
+
+_ECHO_ESCAPE = re.compile(r"\\(0?[0-7]{1,3}|[\\abfnrtv])")
+_ECHO_LETTERS = {"\\": "\\", "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def _with_escapes_interpreted(values: tuple[str, ...]) -> list[str]:
+    """Each secret, and for one with backslashes also the text a shell's `echo` (dash) or
+    `printf %b` makes of it: `Tr0ub4dor\\3xyz` is printed with the byte 0x03 for `\\3`."""
+    out: list[str] = []
+    for secret in values:
+        out.append(secret)
+        interpreted = _ECHO_ESCAPE.sub(_echo_char, secret)
+        if interpreted and interpreted != secret:
+            out.append(interpreted)
+    return out
+
+
+def _echo_char(match: re.Match[str]) -> str:
+    code = match.group(1)
+    return _ECHO_LETTERS.get(code) or chr(int(code, 8) & 0xFF)
 
 
 def _char(c: str, first: bool = False) -> tuple[str, set[str]]:

@@ -11,6 +11,7 @@ import base64
 import html
 import inspect
 import json
+import subprocess
 import sys
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -63,7 +64,11 @@ print("form:", forms(os.environ["AUDIT_PW"])[sys.argv[1]])
 def traces(secret: str) -> list[str]:
     """What would show the secret leaked: each form, and each form as a report escapes it."""
     out = []
-    for form in forms(secret).values():
+    # The system shell's echo (dash) reads `\3` in the secret as the byte 0x03: ask it.
+    echoed = subprocess.run(
+        ["sh", "-c", 'echo "$S"'], env={"S": secret}, capture_output=True, text=True, check=True
+    ).stdout.rstrip("\n")
+    for form in [*forms(secret).values(), echoed]:
         out += [form, json.dumps(form)[1:-1], html.escape(form), html.escape(form, quote=False)]
     return sorted({t for t in out if t}, key=len)
 
@@ -91,6 +96,7 @@ def secret_run(project: Project, monkeypatch: Any) -> tuple[Project, str]:
         "{name: upper in args, check: shell, with: {command: 'echo {{ secrets.K2_API_KEY | upper }}'}, "
         "expect: \"stdout == 'x'\"}",
         "{name: urlencoded in args, check: shell, with: {command: 'true {{ secrets.AUDIT_PW | urlencode }}'}}",
+        "{name: echo under dash, check: shell, with: {command: 'echo \"$AUDIT_PW\"'}, expect: \"stdout == 'x'\"}",
         f"{{name: cut short, check: shell, with: {{command: 'printf %s%s {'a' * 100} \"$AUDIT_PW\"'}}, "
         "expect: \"stdout == 'x'\"}",
     ]
@@ -111,7 +117,7 @@ def test_every_form_is_printed_by_the_steps(secret_run: tuple[Project, str]) -> 
     project, _ = secret_run
     journal = json.loads((project.root / "out.json").read_text())
     steps = journal["sections"][0]["steps"]
-    assert len(steps) == len(forms(SECRET)) + 3
+    assert len(steps) == len(forms(SECRET)) + 4
     for step in steps[: len(forms(SECRET))]:
         assert step["outcome"] == "failed", step
         assert step["outputs"]["stdout"].startswith("form: "), step["outputs"]
