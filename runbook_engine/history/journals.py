@@ -127,28 +127,37 @@ def read_record(directory: Path, rel: str) -> Record:
         raise RecordError(f"{rel}: not a runbook history record")
     process = ProcessId.from_dict(data.get("process"))
     journal: dict[str, Any] = data["journal"]
+    updated_at = parse_time(data.get("updated_at"))
     if journal.get("status", "running") == "running":
         logged = data.get("logged")
-        _apply_step_log(journal, step_log_path(directory / rel), logged if isinstance(logged, int) else 0)
-    return Record(rel, journal, process, parse_time(data.get("updated_at")))
+        log = step_log_path(directory / rel)
+        if _apply_step_log(journal, log, logged if isinstance(logged, int) else 0):
+            # The log was written after the record: it tells how far the run got.
+            logged_at = datetime.fromtimestamp(log.stat().st_mtime, UTC)
+            updated_at = max(updated_at, logged_at) if updated_at else logged_at
+    return Record(rel, journal, process, updated_at)
 
 
-def _apply_step_log(journal: dict[str, Any], log: Path, skip: int) -> None:
-    """Put the steps logged after this version of the record into its journal."""
+def _apply_step_log(journal: dict[str, Any], log: Path, skip: int) -> bool:
+    """Put the steps logged after this version of the record into its journal; True when
+    there were any."""
     try:
         lines = log.read_text(encoding="utf-8").splitlines()
     except (OSError, ValueError):
-        return  # no log (nothing new, or the run just finished and removed it)
+        return False  # no log (nothing new, or the run just finished and removed it)
     sections = journal.get("sections")
     if not isinstance(sections, list):
-        return
+        return False
+    applied = False
     for line in lines[skip:]:
         try:
             entry = json.loads(line)
             (si, ki), step = entry["at"], entry["step"]
             sections[si]["steps"][ki] = step
+            applied = True
         except (ValueError, KeyError, TypeError, IndexError):
             continue  # a torn last line of a killed writer, or a step this version cannot place
+    return applied
 
 
 def list_records(directory: Path) -> set[str]:

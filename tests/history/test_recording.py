@@ -83,7 +83,7 @@ name: killed
 sections:
   - name: Only
     steps:
-      - {name: First, check: shell, with: {command: "echo one"}}
+      - {name: First, check: shell, with: {command: "sleep 0.3; echo one"}}
       - {name: Long, action: shell, with: {command: "echo $$ > {pidfile}; exec sleep 30"}}
       - {name: Never, check: shell, with: {command: "echo never"}}
 """
@@ -119,6 +119,8 @@ def test_killed_run_shows_aborted_with_its_finished_steps(tmp_path: Path) -> Non
             ("aborted", None, 1, 1)
         ]
         proc.wait()
+        # As far as the record goes: through the first step, whose line is in the step log.
+        assert aborted[0]["duration_s"] >= 0.3
         run_id = aborted[0]["run_id"]
         steps = history_json(
             root, "--sql", f"SELECT step_id, outcome FROM steps WHERE run_id = '{run_id}' ORDER BY position"
