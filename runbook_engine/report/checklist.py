@@ -145,18 +145,32 @@ def _leading(label: str) -> re.Pattern[str]:
     return re.compile(rf"{re.escape(label)}(?!\w)")
 
 
+_EXPRESSION = re.compile(r"\{\{.*?\}\}", re.S)
+
+
 def _rendered(value: Any, context: dict[str, Any]) -> Any:
-    """Each string rendered on its own where it can be; as written where it cannot."""
+    """Each string rendered on its own where it can be; as written where it cannot. In a
+    string that mixes vars with a step's output (`{{ vars.api }}/x?id={{ steps.a.id }}`),
+    each `{{ }}` that can be filled in is, so the paper shows the real address."""
     if isinstance(value, str):
         try:
             return render(value, context)
         except ExpressionError:
-            return value
+            if "{%" in value:
+                return value
+            return _EXPRESSION.sub(lambda m: _one(m.group(0), context), value)
     if isinstance(value, dict):
         return {k: _rendered(v, context) for k, v in value.items()}
     if isinstance(value, list):
         return [_rendered(v, context) for v in value]
     return value
+
+
+def _one(expression: str, context: dict[str, Any]) -> str:
+    try:
+        return str(render(expression, context))
+    except ExpressionError:
+        return expression
 
 
 def _target(step: Step, context: dict[str, Any]) -> str:

@@ -111,7 +111,8 @@ def test_with_values_are_rendered_for_the_default_environment(environments: Proj
     assert withs == [
         "  - with: `command=docker compose -f compose/laptop.yml up -d --wait, cwd=deploy`",
         "  - with: `command=curl -H 'X-Key: ***' http://127.0.0.1:8000/health`",
-        "  - with: `url={{ env.api_url }}/snapshots/{{ steps.up.outputs.exit_code }}, method=GET`",
+        # The env part is filled in; the step output stays as written (then cut at 60).
+        "  - with: `url=http://127.0.0.1:8000/snapshots/{{ steps.up.outputs.exit_co…, method=GET`",
         "  - with: `command=echo {{ event }} {{ now }}`",
     ]
     assert "Runbook `stack-up` · 5 steps (1 manual) · environment `laptop` · started" in result.out
@@ -158,6 +159,8 @@ def test_vars_render_without_an_environment_and_mask_their_secrets(project: Proj
               - {name: Up, check: http, with: {url: "{{ vars.api }}/up"}}
               - {name: Call, check: shell, with: {command: "call '{{ vars.auth }}'"}}
               - {name: Stamp, check: shell, with: {command: "echo {{ vars.at }}"}}
+              - {name: Id, id: id, check: http, with: {url: "{{ vars.api }}/id"}}
+              - {name: Use, check: http, with: {url: "{{ vars.api }}/x?id={{ steps.id.json.id }}"}}
     """,
     )
     result = project.cli("checklist", "v")
@@ -167,6 +170,9 @@ def test_vars_render_without_an_environment_and_mask_their_secrets(project: Proj
         "  - with: `url=http://127.0.0.1:1/up`",
         "  - with: `command=call 'Bearer ***'`",
         "  - with: `command=echo {{ vars.at }}`",
+        "  - with: `url=http://127.0.0.1:1/id`",
+        # Mixed: the var is filled in, the step's output (known only in a run) stays as written.
+        "  - with: `url=http://127.0.0.1:1/x?id={{ steps.id.json.id }}`",
     ]
     assert "environment `" not in result.out
 
