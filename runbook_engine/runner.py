@@ -291,7 +291,7 @@ class Runner:
             self._run_step(step, sr, data)
         except KeyboardInterrupt as exc:
             self.cancel.set()
-            # cli.Terminated (SIGTERM) is a KeyboardInterrupt too; say which one stopped it.
+            # cli.process.Terminated (SIGTERM) is a KeyboardInterrupt too; say which one stopped it.
             how = "terminated (SIGTERM)" if type(exc).__name__ == "Terminated" else "interrupted (Ctrl-C)"
             sr.outcome, sr.message = "error", f"{how} while running"
             raise
