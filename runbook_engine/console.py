@@ -58,6 +58,7 @@ class ConsoleView:
         self.running: dict[str, tuple[StepResult, float]] = {}
         self.live: Live | None = None
         self.gate: GateProgress | None = None
+        self.gate_seen = 0.0  # when the last gate event came (monotonic)
 
     # -- observer -------------------------------------------------------------
     def __call__(self, event: Event) -> None:
@@ -99,6 +100,7 @@ class ConsoleView:
 
     def _gate(self, event: GateProgress) -> None:
         self.gate = event
+        self.gate_seen = time.monotonic()
         if self.live is not None and event.holding and event.remaining_s > 0:
             return  # the live area shows the countdown
         state = "holding" if event.holding else f"FLAP (window restarted; {event.flaps} so far)"
@@ -133,11 +135,14 @@ class ConsoleView:
             rows.append(Text.assemble(("  ...   ", "cyan"), (_fit(step.name), ""), (f" {elapsed}", "dim")))
         if self.gate is not None and not self.running:
             g = self.gate
+            # Events come once a round (every `interval`): count down between them, as long
+            # as the window holds (a flap restarts it, and the next event says so).
+            left = g.remaining_s - (time.monotonic() - self.gate_seen) if g.holding else g.remaining_s
             rows.append(
                 Text.assemble(
                     ("  gate  ", "cyan"),
                     f"stable for {format_duration(g.stable_for_s)}: ",
-                    (f"{format_duration(g.remaining_s)} left", "bold"),
+                    (f"{format_duration(max(left, 0.0))} left", "bold"),
                     (f"  (round {g.round}, {g.flaps} flaps)", "dim"),
                 )
             )
@@ -333,12 +338,14 @@ class TerminalInteraction:
         self.view.pause()
         try:
             self.console.print(Text.assemble(("  DECISION  ", "bold cyan"), summary))
+            # Enter takes the default name; "-" is the way to leave it unconfirmed.
             name = Prompt.ask(
-                "          your name to confirm (empty to leave unconfirmed)",
+                "          your name to confirm (Enter for the name shown, - to leave unconfirmed)",
                 console=self.console,
                 default=self.operator,
             )
-            return name.strip() or None
+            name = name.strip()
+            return None if name in ("", "-") else name
         except EOFError:
             return None
         finally:

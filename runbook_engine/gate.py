@@ -156,6 +156,12 @@ def judge(runner: Runner, doc: Runbook, journal: RunJournal, data: TemplateData)
 def record_decision(runner: Runner, journal: RunJournal) -> None:
     """Who confirmed the verdict, when, how, and on which evidence."""
     summary = f"{journal.runbook}: {journal.verdict}"
+    score = journal.extra.get("score")
+    if score:  # the person confirms knowing the score (the summary box comes after)
+        bar = f" (pass {score['pass_score']:g})" if score.get("pass_score") is not None else ""
+        summary += f", readiness score {score['score']:g}/100{bar}"
+    if journal.reasons:
+        summary += f"; {len(journal.reasons)} reason(s): {journal.reasons[0]}"
     with runner.ask_lock:
         name = runner.interaction.confirm_decision(journal.verdict or "", summary)
     how = (

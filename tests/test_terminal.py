@@ -133,7 +133,8 @@ gate: {stable_for: 0s}
     report = tmp_path / "gate.json"
     term = Terminal(["run", "gate", "--report", str(report)], tmp_path)
     term.expect("DECISION")
-    term.expect("your name to confirm")
+    term.expect("gate: GO, readiness score 100/100")  # seen before confirming
+    term.expect("your name to confirm (Enter for the name shown, - to leave unconfirmed)")
     term.send("bob")
     code, _ = term.finish()
     decision = json.loads(report.read_text())["extra"]["decision"]
@@ -143,3 +144,36 @@ gate: {stable_for: 0s}
         "terminal",
         "GO",
     )
+    # "-" leaves it unconfirmed (Enter would take the name shown).
+    term = Terminal(["run", "gate", "--report", str(report)], tmp_path)
+    term.expect("your name to confirm")
+    term.send("-")
+    code, _ = term.finish()
+    decision = json.loads(report.read_text())["extra"]["decision"]
+    assert (code, decision["confirmed_by"], decision["how"]) == (0, None, "unconfirmed")
+
+
+def test_the_gate_countdown_moves_between_rounds() -> None:
+    """Gate events come once a round (every 30 s in go-no-go): the live line counts down in
+    between instead of showing the same number for the whole interval."""
+    import io
+
+    from rich.console import Console
+
+    from runbook_engine.console import ConsoleView
+    from runbook_engine.events import GateProgress
+
+    out = io.StringIO()
+    console = Console(file=out, width=100, force_terminal=False)
+    view = ConsoleView(console)
+    view(GateProgress("go-no-go", remaining_s=30.0, stable_for_s=30.0, round=1, flaps=0, holding=True))
+
+    def shown() -> float:
+        probe = Console(file=io.StringIO(), width=100)
+        probe.print(view.__rich__())
+        text = probe.file.getvalue()  # type: ignore[attr-defined]
+        return float(text.split(": ", 1)[1].split("s left", 1)[0])
+
+    first = shown()
+    time.sleep(1.2)
+    assert 28.0 < shown() <= first - 1.0
