@@ -55,6 +55,9 @@ class ConsoleView:
         self.drilling = False  # set per run: a drill's Detect phase reads the other way round
         self.dry_run = False
         self.live_enabled = console.is_terminal and not quiet
+        # Step lines fill a terminal's width (label 10 + time 8 around the name); logs and
+        # pipes keep the fixed width so their text stays stable.
+        self.width = max(30, min(console.width - 19, 110)) if console.is_terminal else WIDTH
         self.running: dict[str, tuple[StepResult, float]] = {}
         self.live: Live | None = None
         self.gate: GateProgress | None = None
@@ -132,7 +135,9 @@ class ConsoleView:
         rows = []
         for step, started in list(self.running.values()):
             elapsed = format_duration(time.monotonic() - started)
-            rows.append(Text.assemble(("  ...   ", "cyan"), (_fit(step.name), ""), (f" {elapsed}", "dim")))
+            rows.append(
+                Text.assemble(("  ...   ", "cyan"), (_fit(step.name, self.width), ""), (f" {elapsed}", "dim"))
+            )
         if self.gate is not None and not self.running:
             g = self.gate
             # Events come once a round (every `interval`): count down between them, as long
@@ -177,7 +182,9 @@ class ConsoleView:
         dur = format_duration(step.duration_s) if step.outcome not in ("skipped", "blocked") else ""
         marks = " [destructive]" if step.destructive else ""
         marks += " [manual]" if step.kind == "manual" else ""
-        line = Text.assemble((f"  {label:<7} ", style), _fit(step.name + marks), (f" {dur:>7}", "dim"))
+        line = Text.assemble(
+            (f"  {label:<7} ", style), _fit(step.name + marks, self.width), (f" {dur:>7}", "dim")
+        )
         self.console.print(line)
         if self.dry_run and step.args:
             # The resolved plan: what the step would be given (templates rendered, secrets masked).
@@ -197,7 +204,7 @@ class ConsoleView:
             for col in ("section", "steps", "passed", "problems", "time", "budget"):
                 table.add_column(col, justify="left" if col == "section" else "right")
             for sec in journal.sections:
-                bad = sum(1 for s in sec.steps if s.is_bad)
+                bad = sum(1 for s in sec.steps if s.is_problem)
                 table.add_row(
                     escape(sec.name),
                     str(len(sec.steps)),
@@ -230,7 +237,9 @@ class ConsoleView:
             names = ", ".join(journal.extra["not_indicated"])
             lines.append(Text(f"  (not indicated: {names}: their detect checks pass)", style="dim"))
         if self.console.is_terminal:
-            self.console.print(Panel(Group(*lines), expand=False))
+            # Wrapped, not cut at the panel's edge: a reason is read in full (the console
+            # soft-wraps by default, which a panel turns into cropping).
+            self.console.print(Panel(Group(*lines), expand=False), soft_wrap=False)
         else:
             for item in lines:
                 self.console.print(item)
@@ -295,11 +304,11 @@ def _drill_lines(drill: dict[str, Any]) -> list[RenderableType]:
     return out
 
 
-def _fit(text: str) -> str:
+def _fit(text: str, width: int = WIDTH) -> str:
     text = text.replace("\n", " ")
-    if len(text) > WIDTH:
-        return text[: WIDTH - 3] + "..."
-    return text + " " + "." * (WIDTH - len(text) - 1) if len(text) < WIDTH else text
+    if len(text) > width:
+        return text[: width - 3] + "..."
+    return text + " " + "." * (width - len(text) - 1) if len(text) < width else text
 
 
 def _first_line(text: str) -> str:

@@ -57,6 +57,12 @@ class StepResult(_Model):
     def is_bad(self) -> bool:
         return self.outcome in BAD_OUTCOMES
 
+    @property
+    def is_problem(self) -> bool:
+        """Counts against the verdict: a bad outcome, or a person skipping the step (which
+        the verdict treats as not done unless the step is only info)."""
+        return self.is_bad or (self.operator_skipped and self.severity != "info")
+
 
 class SectionResult(_Model):
     name: str

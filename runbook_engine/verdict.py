@@ -14,7 +14,10 @@ def decide(journal: RunJournal, more_reasons: list[str] | None = None) -> None:
     warnings: list[str] = []
     for step in journal.steps():
         if step.operator_skipped and step.severity != "info":
-            line = f"{step.section} / {step.name} was skipped by the operator"
+            # The same words as the step's own message: a manual step is skipped, a
+            # destructive action declined.
+            what = "was skipped" if step.kind == "manual" else "was declined"
+            line = f"{step.section} / {step.name} {what} by the operator"
             (reasons if step.severity == "critical" else warnings).append(line)
             continue
         if step.budget_s and step.duration_s and step.duration_s > step.budget_s:

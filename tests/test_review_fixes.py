@@ -86,6 +86,10 @@ def test_skipping_a_critical_manual_step_is_no_go(project: Project) -> None:
     journal = _run(project, Answers("skip", destructive=True))
     assert journal.verdict == "NO-GO"
     assert journal.reasons == ["S / External monitor connected was skipped by the operator"]
+    # The section's problems count agrees with the verdict: the skipped step is one.
+    from runbook_engine.report import RENDERERS
+
+    assert "| S | 2 | 1 |" in RENDERERS[".md"](journal)
 
 
 def test_declining_a_destructive_warning_step_is_a_warning(project: Project) -> None:
@@ -94,7 +98,7 @@ def test_declining_a_destructive_warning_step_is_a_warning(project: Project) -> 
     journal = _run(project, Answers("done", destructive=False))
     wipe = journal.steps()[1]
     assert (journal.verdict, wipe.outcome, wipe.operator_skipped) == ("GO", "skipped", True)
-    assert journal.warnings == ["S / Wipe was skipped by the operator"]
+    assert journal.warnings == ["S / Wipe was declined by the operator"]
 
 
 def test_dry_run_does_not_block_steps_with_needs(project: Project) -> None:
