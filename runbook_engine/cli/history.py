@@ -258,8 +258,21 @@ def _human(column: str, value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+# Left out first when a table is wider than the terminal: what a person reads least.
+# (`--format json|csv`, pipes and `--sql` always have every column.)
+DROPPABLE = ("host", "kind", "user", "environment", "step_id", "last_failure_at", "mode")
+
+
 def _print_table(columns: list[str], rows: list[list[str]]) -> None:
-    widths = _fit_widths(columns, rows, _terminal_width())
+    width = _terminal_width()
+    for name in DROPPABLE:
+        if width is None or sum(_fit_widths(columns, rows, None)) + 2 * len(columns) <= width:
+            break
+        if name in columns:
+            i = columns.index(name)
+            columns = columns[:i] + columns[i + 1 :]
+            rows = [r[:i] + r[i + 1 :] for r in rows]
+    widths = _fit_widths(columns, rows, width)
     for line in [columns, *rows]:
         cells = (_clip(cell, w).ljust(w) for cell, w in zip(line, widths, strict=True))
         print("  ".join(cells).rstrip())
