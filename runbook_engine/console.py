@@ -15,7 +15,6 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
 from rich.panel import Panel
-from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
 
@@ -31,7 +30,6 @@ from runbook_engine.events import (
     StepFinished,
     StepStarted,
 )
-from runbook_engine.interaction import ManualAnswer
 from runbook_engine.journal import RunJournal, StepResult
 
 LABELS = {
@@ -188,8 +186,8 @@ class ConsoleView:
         self.console.print(line)
         if self.dry_run and step.args:
             # The resolved plan: what the step would be given (templates rendered, secrets masked).
-            shown = "; ".join(f"{k}={_compact(v)}" for k, v in step.args.items())
-            self.console.print(Text(f"          {step.plugin}: {_clip(shown, 200)}", style="dim"))
+            shown = "; ".join(f"{k}={compact_value(v)}" for k, v in step.args.items())
+            self.console.print(Text(f"          {step.plugin}: {clip(shown, 200)}", style="dim"))
         if step.message and (step.outcome != "passed" or label == "SEEN"):
             for msg_line in step.message.splitlines()[:6]:
                 self.console.print(
@@ -315,65 +313,7 @@ def _first_line(text: str) -> str:
     return text.splitlines()[0] if text else ""
 
 
-class TerminalInteraction:
-    """Asks a person at the terminal; pauses the live view while asking."""
-
-    interactive = True
-
-    def __init__(self, console: Console, view: ConsoleView, operator: str) -> None:
-        self.console = console
-        self.view = view
-        self.operator = operator
-
-    def ask_manual(self, step: StepResult, text: str) -> ManualAnswer | None:
-        self.view.pause()
-        try:
-            owner = f" (owner: {step.owner})" if step.owner else ""
-            self.console.print(Text.assemble(("  MANUAL  ", "bold magenta"), text, (owner, "dim")))
-            choice = Prompt.ask(
-                "          done, not done, or skip?",
-                console=self.console,
-                choices=["d", "n", "s"],
-                default="d",
-            )
-            mapping: dict[str, Any] = {"d": "done", "n": "not-done", "s": "skip"}
-            return ManualAnswer(mapping[choice], self.operator)
-        except EOFError:
-            return None
-        finally:
-            self.view.resume()
-
-    def confirm_decision(self, verdict: str, summary: str) -> str | None:
-        self.view.pause()
-        try:
-            self.console.print(Text.assemble(("  DECISION  ", "bold cyan"), summary))
-            # Enter takes the default name; "-" is the way to leave it unconfirmed.
-            name = Prompt.ask(
-                "          your name to confirm (Enter for the name shown, - to leave unconfirmed)",
-                console=self.console,
-                default=self.operator,
-            )
-            name = name.strip()
-            return None if name in ("", "-") else name
-        except EOFError:
-            return None
-        finally:
-            self.view.resume()
-
-    def confirm_destructive(self, step: StepResult, args: dict[str, object]) -> bool | None:
-        self.view.pause()
-        try:
-            self.console.print(Text.assemble(("  DESTRUCTIVE  ", "bold red"), step.name))
-            if args:
-                self.console.print(Text(f"          with: {args}", style="dim"))
-            return Confirm.ask("          run it?", console=self.console, default=False)
-        except EOFError:
-            return None
-        finally:
-            self.view.resume()
-
-
-def _compact(value: object) -> str:
+def compact_value(value: object) -> str:
     """An argument on one line: strings as they are, the rest as JSON."""
     if isinstance(value, str):
         return " ".join(value.split())
@@ -383,5 +323,5 @@ def _compact(value: object) -> str:
         return str(value)
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."

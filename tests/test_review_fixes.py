@@ -220,3 +220,16 @@ def test_a_rendered_value_refused_by_a_plugin_rule_reads_cleanly(project: Projec
     _, journal = project.run_json("p")
     message = journal["sections"][0]["steps"][0]["message"]  # type: ignore[index]
     assert message.startswith("with.url: give the base URL, without /api/v1/query"), message
+
+
+def test_manual_answers_in_words_and_with_notes() -> None:
+    """The manual prompt takes letters or words, and a note after them."""
+    from runbook_engine.prompts import parse_manual_answer
+
+    assert parse_manual_answer("") == ("done", None)
+    assert parse_manual_answer("D") == ("done", None)
+    assert parse_manual_answer("done") == ("done", None)
+    assert parse_manual_answer("n charger missing") == ("not-done", "charger missing")
+    assert parse_manual_answer("not done: no cable") == ("not-done", "no cable")
+    assert parse_manual_answer("skip - later") == ("skip", "later")
+    assert parse_manual_answer("maybe") is None

@@ -82,17 +82,20 @@ sections:
     term = Terminal(["run", "ops", "--operator", "alice"], tmp_path)
     term.expect("Laptop charged (owner: presenter)")
     term.expect("done, not done, or skip?")
-    term.send("d")
+    term.send("maybe")  # not an answer: asked again, with an example
+    term.expect("answer d (done), n (not done) or s (skip)")
+    term.send("done")
     term.expect("Phone silenced")
-    term.send("n")
+    term.send("n left it on loud")  # a note may follow the answer
     term.expect("DESTRUCTIVE")
-    term.expect("run it?")
+    term.expect("shell: command=touch")  # what it will run, as key=value
+    term.expect("run it? (no: skipping it makes the run NO-GO)")
     term.send("y")
     code, rest = term.finish()
     assert code == 1
     assert marker.exists()
     assert "NO-GO" in rest
-    assert "People / Phone silenced failed: not done" in rest
+    assert "People / Phone silenced failed: left it on loud" in rest
     assert "╭" in rest  # the verdict panel, drawn only on a terminal
 
 

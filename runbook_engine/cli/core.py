@@ -163,9 +163,10 @@ def run(
     directory: DirOpt = None,
 ) -> None:
     """Run a runbook and decide GO / NO-GO (exit 0 GO, 1 NO-GO)."""
-    from runbook_engine.console import ConsoleView, TerminalInteraction
+    from runbook_engine.console import ConsoleView
     from runbook_engine.history.recorder import open_recorder
     from runbook_engine.interaction import Interaction, login_name
+    from runbook_engine.prompts import TerminalInteraction
     from runbook_engine.report import check_report_paths, write_report
     from runbook_engine.runner import Runner, RunOptions
 

@@ -52,10 +52,11 @@ class DrillArgs:
 
 
 def _run_contingency(names: list[str], inject: bool, a: DrillArgs) -> list[Any]:
-    from runbook_engine.console import ConsoleView, TerminalInteraction
+    from runbook_engine.console import ConsoleView
     from runbook_engine.drill import Drill, DrillOptions
     from runbook_engine.history.recorder import open_recorder
     from runbook_engine.interaction import Interaction, login_name
+    from runbook_engine.prompts import TerminalInteraction
     from runbook_engine.report import check_report_paths, write_report
     from runbook_engine.runner import Runner, RunOptions
 
