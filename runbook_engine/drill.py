@@ -110,7 +110,9 @@ class Drill:
                 )
         journal.finished_at = now_utc()
         journal.duration_s = time.monotonic() - started
-        if reasons and c.fallback:
+        if reasons and c.fallback and facts["detected"]:
+            # Only for a failure that was seen: with nothing detected there is nothing to
+            # fall back from (the drill's own detection is what needs looking at).
             facts["fallback"] = [s.title for s in c.fallback]
         journal.extra["drill"] = facts
         journal.reasons = reasons

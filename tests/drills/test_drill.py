@@ -120,6 +120,7 @@ def test_recover_when_nothing_is_wrong_says_so(project: Project, http_server: Se
     result = project.cli("recover", "api-broken", "--poll", "20ms", "--detect-timeout", "200ms")
     assert result.code == 1
     assert "the scenario was not detected within 0.2s (every detect check still passes)" in result.out
+    assert "fallback" not in result.out  # nothing failed that a fallback would stand in for
 
 
 def test_drill_needs_yes_without_a_terminal(project: Project, http_server: Server, tmp_path: Path) -> None:
