@@ -7,7 +7,6 @@ Not in a terminal: the same lines as plain, stable text (for CI logs and pipes).
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -31,6 +30,7 @@ from runbook_engine.events import (
     StepStarted,
 )
 from runbook_engine.journal import RunJournal, StepResult
+from runbook_engine.text import args_line
 
 LABELS = {
     "passed": ("PASS", "green"),
@@ -186,8 +186,7 @@ class ConsoleView:
         self.console.print(line)
         if self.dry_run and step.args:
             # The resolved plan: what the step would be given (templates rendered, secrets masked).
-            shown = "; ".join(f"{k}={compact_value(v)}" for k, v in step.args.items())
-            self.console.print(Text(f"          {step.plugin}: {clip(shown, 200)}", style="dim"))
+            self.console.print(Text(f"          {step.plugin}: {args_line(step.args)}", style="dim"))
         if step.message and (step.outcome != "passed" or label == "SEEN"):
             for msg_line in step.message.splitlines()[:6]:
                 self.console.print(
@@ -311,17 +310,3 @@ def _fit(text: str, width: int = WIDTH) -> str:
 
 def _first_line(text: str) -> str:
     return text.splitlines()[0] if text else ""
-
-
-def compact_value(value: object) -> str:
-    """An argument on one line: strings as they are, the rest as JSON."""
-    if isinstance(value, str):
-        return " ".join(value.split())
-    try:
-        return json.dumps(value, default=str, ensure_ascii=False)
-    except ValueError:
-        return str(value)
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runbook_engine.errors import UserError
+from runbook_engine.errors import LoadError, UserError
 from runbook_engine.expr import ExpressionData, ExpressionError, is_template, render, suggest
 from runbook_engine.loader import Library
 from runbook_engine.redact import Redactor
 from runbook_engine.spec import Contingency, Environment, Runbook
-from runbook_engine.yamlio import line_of
+from runbook_engine.yamlio import line_of, load_yaml_text
 
 
 @dataclass
@@ -156,14 +156,13 @@ def _like(declared: Any, text: str, where: str) -> Any:
 
 
 def _scalar(text: str) -> Any:
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            pass
-    return text
+    """The text as the runbook reader would read a plain YAML value: a number or true/false
+    when it is one, else the text itself (never a list or mapping)."""
+    try:
+        value = load_yaml_text(text, "--var")
+    except LoadError:
+        return text
+    return value if isinstance(value, bool | int | float) else text
 
 
 SHORT_SECRET = 6

@@ -10,9 +10,10 @@ from rich.console import Console
 from rich.prompt import Confirm, Prompt
 from rich.text import Text
 
-from runbook_engine.console import ConsoleView, clip, compact_value
+from runbook_engine.console import ConsoleView
 from runbook_engine.interaction import ManualAnswer
 from runbook_engine.journal import StepResult
+from runbook_engine.text import args_line
 
 
 class TerminalInteraction:
@@ -71,8 +72,7 @@ class TerminalInteraction:
         try:
             self.console.print(Text.assemble(("  DESTRUCTIVE  ", "bold red"), step.name))
             if args:
-                shown = "; ".join(f"{k}={compact_value(v)}" for k, v in args.items())
-                self.console.print(Text(f"          {step.plugin}: {clip(shown, 200)}", style="dim"))
+                self.console.print(Text(f"          {step.plugin}: {args_line(args)}", style="dim"))
             consequence = (
                 "skipping it makes the run NO-GO" if step.severity == "critical" else "it is skipped"
             )

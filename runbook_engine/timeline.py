@@ -8,6 +8,7 @@ from typing import Any
 
 from runbook_engine.durations import format_duration
 from runbook_engine.loader import Library
+from runbook_engine.text import counted
 
 
 def t_minus(seconds: float) -> str:
@@ -37,18 +38,14 @@ def lateness(seconds: float) -> str:
     if s < 90:
         amount = f"{s} seconds"
     elif s < 2 * 3600:
-        amount = _count(s // 60, "minute")
+        amount = counted(s // 60, "minute")
     elif s < 2 * 86400:
         h, m = divmod(s // 60, 60)
-        amount = _count(h, "hour") + (f" {_count(m, 'minute')}" if m else "")
+        amount = counted(h, "hour") + (f" {counted(m, 'minute')}" if m else "")
     else:
         d, h = divmod(s // 3600, 24)
-        amount = _count(d, "day") + (f" {_count(h, 'hour')}" if h else "")
+        amount = counted(d, "day") + (f" {counted(h, 'hour')}" if h else "")
     return f"{amount} {'late' if seconds > 0 else 'early'}"
-
-
-def _count(n: int, unit: str) -> str:
-    return f"{n} {unit}{'' if n == 1 else 's'}"
 
 
 def run_timing(event: datetime, offset_s: float | None, started_at: datetime) -> dict[str, Any]:

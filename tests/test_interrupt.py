@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.httpserver import Server
+from tests.support.procs import running
 
 SLOW = """
 kind: runbook
@@ -43,14 +44,6 @@ def _wait_for(path: Path, what: str) -> None:
     assert path.exists(), f"{what} never happened"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.split(") ")[1][0] != "Z"
-
-
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_stopped_run_writes_a_partial_report(tmp_path: Path, sig: signal.Signals, code: int) -> None:
     """SIGINT (Ctrl-C) or SIGTERM (a cancelled CI job) during a long step ends the step's
@@ -76,7 +69,7 @@ def test_a_stopped_run_writes_a_partial_report(tmp_path: Path, sig: signal.Signa
     assert steps[2]["message"] == "not run: the run was interrupted"
     how = "interrupted (Ctrl-C)" if sig == signal.SIGINT else "terminated (SIGTERM)"
     assert steps[1]["message"] == f"{how} while running"
-    assert not _alive(int(pidfile.read_text())), "the step's command survived"
+    assert not running(int(pidfile.read_text())), "the step's command survived"
 
 
 def test_ctrl_c_in_the_stability_window_still_gives_a_verdict(tmp_path: Path, http_server: Server) -> None:

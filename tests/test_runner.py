@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 from tests.conftest import Project
 from tests.support.httpserver import Server
+from tests.support.procs import running
 
 
 def steps_by_id(journal: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -218,16 +218,6 @@ def test_wait_gives_up_at_its_timeout(project: Project, http_server: Server) -> 
     assert 2 <= step["attempts"] <= 7  # 100 ms polls over 600 ms; a loaded machine polls less
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (exited, not yet reaped by its parent) is not a running process.
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split(") ")[1][0] != "Z"
-
-
 def test_timeout_kills_the_command_and_its_children(project: Project, tmp_path: Path) -> None:
     """A hanging command is ended at its timeout together with every process it started."""
     pids = tmp_path / "pids"
@@ -253,9 +243,9 @@ def test_timeout_kills_the_command_and_its_children(project: Project, tmp_path: 
     assert step["message"] == "timed out after 1s; the command and its children were killed"
     child = int(pids.read_text())
     deadline = time.monotonic() + 2
-    while _alive(child) and time.monotonic() < deadline:
+    while running(child) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(child), "the background child survived the timeout"
+    assert not running(child), "the background child survived the timeout"
     assert elapsed < 10
 
 

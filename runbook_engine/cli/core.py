@@ -70,21 +70,18 @@ def validate(
                 f"{name}: no such file, and no runbook, contingency or environment of that name"
                 f"{suggest(name, list(known))}; `runbook list` shows them"
             )
+    from runbook_engine.text import counted
+
     n = len(lib.runbooks) + len(lib.contingencies) + len(lib.environments)
     kinds = ", ".join(
-        _count(len(group), word)
+        counted(len(group), word)
         for group, word in (
             (lib.runbooks, "runbook"),
             (lib.contingencies, "contingency"),
             (lib.environments, "environment"),
         )
     )
-    console().print(f"ok: {_count(n, 'document')} ({kinds})")
-
-
-def _count(n: int, word: str) -> str:
-    plural = word[:-1] + "ies" if word.endswith("y") else word + "s"
-    return f"{n} {word if n == 1 else plural}"
+    console().print(f"ok: {counted(n, 'document')} ({kinds})")
 
 
 def _is_name(arg: Path) -> bool:

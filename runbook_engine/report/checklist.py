@@ -20,8 +20,9 @@ from runbook_engine.expr import ExpressionError, render, suggest
 from runbook_engine.loader import Library
 from runbook_engine.redact import MASK
 from runbook_engine.report.templating import template_env
-from runbook_engine.report.view import offset_label, short
+from runbook_engine.report.view import offset_label
 from runbook_engine.spec import Contingency, Runbook, Step
+from runbook_engine.text import short
 
 # `with:` keys never shown, even unrendered: a literal credential may sit in the YAML.
 _SECRET_KEY = re.compile(r"pass|secret|token|key|auth|cred|cookie|header|env|stdin", re.IGNORECASE)

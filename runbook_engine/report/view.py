@@ -8,7 +8,6 @@ Markdown, HTML and JUnit views cannot disagree about what happened.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from runbook_engine.durations import format_duration
 from runbook_engine.journal import RunJournal, SectionResult, StepResult
 from runbook_engine.report.comparison import ComparisonView, build_comparison
+from runbook_engine.text import args_line, short
 
 # The engine already redacts and trims (4000 characters, 50 items); a report shows less,
 # and less still for a step that passed (its expectations already say what was seen).
@@ -23,7 +23,6 @@ EVIDENCE_LINES = 8
 PASSED_LINES = 3
 LINE_CHARS = 200
 BLOCK_CHARS = 600
-VALUE_CHARS = 120
 SUMMARY_CHARS = 80
 TABLE_ROWS = 50
 
@@ -54,13 +53,6 @@ def offset_label(seconds: float | None) -> str:
 
 def clock(value: datetime | None) -> str:
     return value.strftime("%H:%M:%S") if value else "-"
-
-
-def short(value: Any, limit: int = VALUE_CHARS) -> str:
-    """One line, at most `limit` characters: strings as they are, data as compact JSON."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    text = " ".join(text.split()) if isinstance(value, str) else text
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _summary(value: Any) -> str:
@@ -221,8 +213,7 @@ def _step_view(step: StepResult, number: int, run_start: datetime) -> StepView:
         else:
             outputs.append((key, _summary(value)))
     evidence = tail_block("\n".join(step.evidence), lines) if step.evidence else ""
-    args = ", ".join(f"{k}={short(v, 80)}" for k, v in step.args.items())
-    return StepView(step, number, offset, evidence, outputs, blocks, short(args, 240) if args else "")
+    return StepView(step, number, offset, evidence, outputs, blocks, args_line(step.args))
 
 
 def build_view(journal: RunJournal) -> ReportView:

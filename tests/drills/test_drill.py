@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.conftest import Project
 from tests.support.httpserver import Server
+from tests.support.procs import running
 
 FLAG_DRILL = """
     kind: contingency
@@ -138,16 +139,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _gone(pid: int) -> bool:
-    """Exited: no such process, or a zombie nobody has reaped yet (orphans here may have
-    a parent that never reaps)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.split(") ")[1][0] == "Z"
-
-
 def _wait_for_port(port: int, pidfile: Path) -> str:
     """The server's pid, once it listens (the drill must break a server that was up)."""
     deadline = time.monotonic() + 20
@@ -194,7 +185,7 @@ def test_drill_kills_and_restarts_a_real_process(project: Project, tmp_path: Pat
         assert row.split("│")[-2].strip() == "yes"
         # The drill really killed the first server and started another one.
         assert pidfile.read_text().strip() != first_pid
-        assert _gone(int(first_pid)), "the first server still runs: the drill did not kill it"
+        assert not running(int(first_pid)), "the first server still runs: the drill did not kill it"
     finally:
         if pidfile.exists():
             with contextlib.suppress(ProcessLookupError):  # the drill may have left it stopped

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Project
+from tests.support import procs
 from tests.support.history import history_json, records, run_cli, runbook_cmd, wait_for
 
 QUICK = """
@@ -112,7 +113,7 @@ def test_killed_run_shows_aborted_with_its_finished_steps(tmp_path: Path) -> Non
         ]
 
         os.kill(proc.pid, signal.SIGKILL)
-        wait_for("the killed process to exit", lambda: _state(proc.pid) in {"Z", None})
+        wait_for("the killed process to exit", lambda: not procs.running(proc.pid))
         # Not reaped yet (a zombie): the pid still exists, and is rightly taken as dead.
         aborted = history_json(root, "killed")
         assert [(r["status"], r["verdict"], r["steps"], r["passed"]) for r in aborted] == [
@@ -136,14 +137,6 @@ def test_killed_run_shows_aborted_with_its_finished_steps(tmp_path: Path) -> Non
         proc.wait()
         with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
             os.kill(int(pidfile.read_text()), signal.SIGKILL)  # the orphaned `sleep 30`
-
-
-def _state(pid: int) -> str | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rfind(")") + 2 :].split()[0]
 
 
 def test_no_history_records_nothing_and_history_moves(

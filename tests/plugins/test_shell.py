@@ -11,6 +11,7 @@ import pytest
 from runbook_engine.plugin import StepError
 from runbook_engine.plugins import shell
 from runbook_engine.testing import make_context, run_plugin
+from tests.support.procs import running
 
 
 def test_command_outputs() -> None:
@@ -63,18 +64,9 @@ def test_timeout_kills_the_group(tmp_path: Path) -> None:
     recorded = [int(p) for p in pids.read_text().split()]
     assert len(recorded) == 2
     deadline = time.monotonic() + 5
-    while any(_alive(p) for p in recorded) and time.monotonic() < deadline:
+    while any(running(p) for p in recorded) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert [p for p in recorded if _alive(p)] == [], "a process of the group survived the timeout"
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie waiting to be reaped."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.split(") ")[1][0] != "Z"
+    assert [p for p in recorded if running(p)] == [], "a process of the group survived the timeout"
 
 
 def test_cancel_ends_the_command() -> None:
