@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from runbook_engine.execute.runner import Runner  # noqa: E402
+from runbook_engine.format.loader import load_library  # noqa: E402
 from runbook_engine.history import recorder as recorder_module  # noqa: E402  (after sys.path)
 from runbook_engine.history.recorder import Recorder  # noqa: E402
-from runbook_engine.loader import load_library  # noqa: E402
-from runbook_engine.runner import Runner  # noqa: E402
 
 COMMAND = "head -c 65536 /dev/zero | tr '\\\\0' x"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from runbook_engine.loader import load_library  # noqa: E402  (after sys.path)
-from runbook_engine.runner import Runner  # noqa: E402
+from runbook_engine.execute.runner import Runner  # noqa: E402
+from runbook_engine.format.loader import load_library  # noqa: E402  (after sys.path)
 from tests.support.httpserver import serve  # noqa: E402
 
 

@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from runbook_engine.execute.runner import Runner  # noqa: E402
+from runbook_engine.format.loader import load_library  # noqa: E402
 from runbook_engine.journal import RunJournal  # noqa: E402  (after sys.path)
-from runbook_engine.loader import load_library  # noqa: E402
 from runbook_engine.redact import Redactor  # noqa: E402
 from runbook_engine.report import RENDERERS  # noqa: E402
-from runbook_engine.runner import Runner  # noqa: E402
 
 SECRETS = {"A": "s3cr3t-Value-with\\back", "B": "k2-local-dev-key", "C": "hunter2-hunter2"}
 

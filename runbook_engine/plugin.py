@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from runbook_engine.spec import Duration
+from runbook_engine.format.spec import Duration
 
 PluginKind = Literal["check", "action"]
 

@@ -83,7 +83,7 @@ def test_the_shipped_json_schema_is_current() -> None:
     `runbook schema` prints now (regenerate: `runbook schema > docs/runbook.schema.json`)."""
     import json
 
-    from runbook_engine.schema import json_schema
+    from runbook_engine.format.schema import json_schema
 
     shipped = json.loads((DOCS / "runbook.schema.json").read_text(encoding="utf-8"))
     assert shipped == json_schema(build_registry(DOCS.parent)), "regenerate docs/runbook.schema.json"

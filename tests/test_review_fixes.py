@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from runbook_engine.execute.interaction import ManualAnswer
+from runbook_engine.execute.options import RunOptions
+from runbook_engine.execute.runner import Runner
 from runbook_engine.expr import compile_expression
-from runbook_engine.interaction import ManualAnswer
+from runbook_engine.format.loader import load_library
 from runbook_engine.journal import StepResult
-from runbook_engine.loader import load_library
 from runbook_engine.plugins import tcp
-from runbook_engine.runner import Runner, RunOptions
 from runbook_engine.testing import run_plugin
 from tests.conftest import Project
 
@@ -224,7 +225,7 @@ def test_a_rendered_value_refused_by_a_plugin_rule_reads_cleanly(project: Projec
 
 def test_manual_answers_in_words_and_with_notes() -> None:
     """The manual prompt takes letters or words, and a note after them."""
-    from runbook_engine.prompts import parse_manual_answer
+    from runbook_engine.terminal.prompts import parse_manual_answer
 
     assert parse_manual_answer("") == ("done", None)
     assert parse_manual_answer("D") == ("done", None)

@@ -163,8 +163,8 @@ def test_the_gate_countdown_moves_between_rounds() -> None:
 
     from rich.console import Console
 
-    from runbook_engine.console import ConsoleView
-    from runbook_engine.events import GateProgress
+    from runbook_engine.execute.events import GateProgress
+    from runbook_engine.terminal.console import ConsoleView
 
     out = io.StringIO()
     console = Console(file=out, width=100, force_terminal=False)

@@ -16,7 +16,7 @@ from runbook_engine.errors import UserError
 
 
 def _library(directory: Path | None, extra: list[Path] | None = None) -> Any:
-    from runbook_engine.loader import load_library, runbook_dir
+    from runbook_engine.format.loader import load_library, runbook_dir
 
     return load_library(runbook_dir(directory), extra)
 
@@ -24,8 +24,8 @@ def _library(directory: Path | None, extra: list[Path] | None = None) -> Any:
 @app.command("list")
 def list_cmd(directory: DirOpt = None) -> None:
     """List runbooks, contingencies and environments."""
-    from runbook_engine.durations import format_duration
-    from runbook_engine.timeline import t_minus
+    from runbook_engine.execute.timeline import t_minus
+    from runbook_engine.format.durations import format_duration
 
     lib = _library(directory)
     out = console()
@@ -101,7 +101,7 @@ def _parse_vars(items: list[str]) -> dict[str, str]:
 def _parse_event(text: str | None) -> datetime | None:
     if not text:
         return None
-    from runbook_engine.timeparse import parse_event_time
+    from runbook_engine.format.timeparse import parse_event_time
 
     return parse_event_time(text)
 
@@ -160,12 +160,13 @@ def run(
     directory: DirOpt = None,
 ) -> None:
     """Run a runbook and decide GO / NO-GO (exit 0 GO, 1 NO-GO)."""
-    from runbook_engine.console import ConsoleView
+    from runbook_engine.execute.interaction import Interaction, login_name
+    from runbook_engine.execute.options import RunOptions
+    from runbook_engine.execute.runner import Runner
     from runbook_engine.history.recorder import open_recorder
-    from runbook_engine.interaction import Interaction, login_name
-    from runbook_engine.prompts import TerminalInteraction
     from runbook_engine.report import check_report_paths, write_report
-    from runbook_engine.runner import Runner, RunOptions
+    from runbook_engine.terminal.console import ConsoleView
+    from runbook_engine.terminal.prompts import TerminalInteraction
 
     reports = list(report or [])
     check_report_paths(reports)
@@ -205,7 +206,7 @@ def run(
 def _parse_duration_option(flag: str, text: str | None) -> float | None:
     if text is None:
         return None
-    from runbook_engine.durations import parse_duration
+    from runbook_engine.format.durations import parse_duration
 
     try:
         return parse_duration(text)
@@ -216,7 +217,7 @@ def _parse_duration_option(flag: str, text: str | None) -> float | None:
 @app.command()
 def plugins(directory: DirOpt = None) -> None:
     """List every plugin with its kind and where it comes from."""
-    from runbook_engine.loader import runbook_dir
+    from runbook_engine.format.loader import runbook_dir
     from runbook_engine.registry import build_registry
 
     reg = build_registry(runbook_dir(directory).resolve().parent)
@@ -232,9 +233,9 @@ def plugins(directory: DirOpt = None) -> None:
 @app.command()
 def schema(directory: DirOpt = None) -> None:
     """Print the JSON Schema of runbook files (for editors)."""
-    from runbook_engine.loader import runbook_dir
+    from runbook_engine.format.loader import runbook_dir
+    from runbook_engine.format.schema import json_schema
     from runbook_engine.registry import build_registry
-    from runbook_engine.schema import json_schema
 
     reg = build_registry(runbook_dir(directory).resolve().parent)
     print(json.dumps(json_schema(reg), indent=2))

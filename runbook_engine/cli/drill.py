@@ -52,13 +52,14 @@ class DrillArgs:
 
 
 def _run_contingency(names: list[str], inject: bool, a: DrillArgs) -> list[Any]:
-    from runbook_engine.console import ConsoleView
-    from runbook_engine.drill import Drill, DrillOptions
+    from runbook_engine.execute.drill import Drill, DrillOptions
+    from runbook_engine.execute.interaction import Interaction, login_name
+    from runbook_engine.execute.options import RunOptions
+    from runbook_engine.execute.runner import Runner
     from runbook_engine.history.recorder import open_recorder
-    from runbook_engine.interaction import Interaction, login_name
-    from runbook_engine.prompts import TerminalInteraction
     from runbook_engine.report import check_report_paths, write_report
-    from runbook_engine.runner import Runner, RunOptions
+    from runbook_engine.terminal.console import ConsoleView
+    from runbook_engine.terminal.prompts import TerminalInteraction
 
     reports = list(a.report or [])
     check_report_paths(reports)
@@ -165,8 +166,8 @@ def _shared(given: dict[str, Any]) -> dict[str, Any]:
 def _print_table(journals: list[Any]) -> None:
     from rich.table import Table
 
-    from runbook_engine.drill import drill_row
-    from runbook_engine.durations import format_duration
+    from runbook_engine.execute.drill import drill_row
+    from runbook_engine.format.durations import format_duration
 
     table = Table(title="Recovery times (measured)", title_justify="left")
     for col in ("scenario", "RTO", "time to detect", "time to recover", "within RTO"):
@@ -194,9 +195,9 @@ def plan(
     directory: DirOpt = None,
 ) -> None:
     """List every timed runbook in order with its start, budget and deadline, marking what is overdue."""
-    from runbook_engine.durations import format_duration
-    from runbook_engine.timeline import plan as make_plan
-    from runbook_engine.timeline import t_minus
+    from runbook_engine.execute.timeline import plan as make_plan
+    from runbook_engine.execute.timeline import t_minus
+    from runbook_engine.format.durations import format_duration
 
     now = datetime.now().astimezone()
     if (event is None) == (in_ is None):

@@ -162,7 +162,7 @@ def _parse_since(text: str | None) -> datetime | None:
     """A cutoff as naive UTC (how the store keeps times); local time when no zone is given."""
     if not text:
         return None
-    from runbook_engine.durations import parse_duration
+    from runbook_engine.format.durations import parse_duration
 
     try:
         return (datetime.now(UTC) - timedelta(seconds=parse_duration(text))).replace(tzinfo=None)
@@ -244,7 +244,7 @@ def _cell(column: str, value: Any) -> str:
 
 
 def _human(column: str, value: Any) -> str:
-    from runbook_engine.durations import format_duration
+    from runbook_engine.format.durations import format_duration
 
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -309,7 +309,7 @@ def _clip(text: str, width: int) -> str:
 
 def _drill_trends(columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     """One line per contingency: time to recover over the drills shown, as a sparkline."""
-    from runbook_engine.durations import format_duration
+    from runbook_engine.format.durations import format_duration
 
     at = {c: i for i, c in enumerate(columns)}
     by_name: dict[str, list[tuple[Any, ...]]] = {}

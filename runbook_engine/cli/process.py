@@ -85,9 +85,9 @@ def _let_plugins_finish(code: Any) -> Any:
 
     Plain writes, not Rich: a signal landing inside Rich's print leaves its buffer
     uncleared, and the next print repeats the line."""
-    if "runbook_engine.stepexec" not in sys.modules:
+    if "runbook_engine.execute.step" not in sys.modules:
         return code  # nothing ran (help, validate, list...): nothing to wait for
-    from runbook_engine.stepexec import finish_plugins, running_plugins
+    from runbook_engine.execute.step import finish_plugins, running_plugins
 
     try:
         running = running_plugins()

@@ -60,7 +60,7 @@ def checklist(
     directory: DirOpt = None,
 ) -> None:
     """Print a runbook or contingency as a paper checklist (.html for print, .md); Markdown to stdout."""
-    from runbook_engine.loader import load_library, runbook_dir
+    from runbook_engine.format.loader import load_library, runbook_dir
     from runbook_engine.report import write_atomic
     from runbook_engine.report.checklist import CHECKLIST_FORMATS, build_checklist, render_checklist
     from runbook_engine.report.output import check_output_paths

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from runbook_engine.errors import UserError
-from runbook_engine.events import Event, RunFinished, RunStarted, StepFinished
+from runbook_engine.execute.events import Event, RunFinished, RunStarted, StepFinished
 from runbook_engine.history import history_dir
 from runbook_engine.history.compare import compare_with_previous
 from runbook_engine.history.journals import append_step, record_path, step_log_path, write_record

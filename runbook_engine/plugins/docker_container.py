@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from runbook_engine.durations import parse_duration
+from runbook_engine.format.durations import parse_duration
 from runbook_engine.plugin import Context, Outputs, PluginSpec, StepError, require
 from runbook_engine.plugins import _docker_engine as engine
 

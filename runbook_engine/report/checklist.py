@@ -14,14 +14,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from runbook_engine.durations import format_duration
 from runbook_engine.errors import UserError
 from runbook_engine.expr import ExpressionError, render, suggest
-from runbook_engine.loader import Library
+from runbook_engine.format.durations import format_duration
+from runbook_engine.format.library import Library
+from runbook_engine.format.spec import Contingency, Runbook, Step
 from runbook_engine.redact import MASK
 from runbook_engine.report.templating import template_env
 from runbook_engine.report.view import offset_label
-from runbook_engine.spec import Contingency, Runbook, Step
 from runbook_engine.text import short
 
 # `with:` keys never shown, even unrendered: a literal credential may sit in the YAML.
@@ -189,7 +189,7 @@ def template_context(lib: Library, doc: Runbook | Contingency, environment: str 
 
     Secrets are never looked up. There are no `steps`, `event` or `now`: a template that
     reads them stays as written, and so does one reading a var that could not be built."""
-    from runbook_engine.context import build_template_data
+    from runbook_engine.execute.data import build_template_data
 
     # The environment's vars, resolved as a run resolves them; the document's own vars
     # are rendered below, so that one made from a secret is masked instead of failing.

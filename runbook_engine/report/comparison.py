@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from runbook_engine.durations import format_duration
+from runbook_engine.format.durations import format_duration
 
 SPARKS = "▁▂▃▄▅▆▇█"
 NOT_RUN = "·"  # a run in which the section did not run (the runbook had no such section then)

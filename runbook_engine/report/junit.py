@@ -25,7 +25,7 @@ from runbook_engine.report.view import StepView, build_view
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 VERDICT_SUITE = "verdict"
 VERDICT_CASE = "go/no-go"
-# The verdict's own words (runbook_engine.verdict) for a critical step that is not a pass.
+# The verdict's own words (runbook_engine.judge.verdict) for a critical step that is not a pass.
 _WHAT = {"blocked": "blocked", "pending": "not confirmed", "skipped": "skipped by the operator"}
 
 
@@ -43,7 +43,7 @@ def _stamp(value: datetime | None) -> str:
 
 
 def decides_no_go(step: StepResult) -> bool:
-    """The step is one of the verdict's NO-GO reasons (mirrors runbook_engine.verdict.decide)."""
+    """The step is one of the verdict's NO-GO reasons (mirrors runbook_engine.judge.verdict.decide)."""
     return step.severity == "critical" and (step.is_bad or step.operator_skipped)
 
 

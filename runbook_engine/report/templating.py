@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from runbook_engine.durations import format_duration
+from runbook_engine.format.durations import format_duration
 from runbook_engine.report.view import clock, offset_label
 
 # Markdown characters that could turn text into markup (or raw HTML), or end a table

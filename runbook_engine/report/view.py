@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from runbook_engine.durations import format_duration
+from runbook_engine.format.durations import format_duration
 from runbook_engine.journal import RunJournal, SectionResult, StepResult
 from runbook_engine.report.comparison import ComparisonView, build_comparison
 from runbook_engine.text import args_line, short

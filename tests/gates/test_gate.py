@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from runbook_engine.journal import RunJournal, StepResult
-from runbook_engine.score import compute_score
+from runbook_engine.judge.score import compute_score
 from tests.conftest import Project
 from tests.support.httpserver import Server
 

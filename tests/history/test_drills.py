@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook_engine.events import RunFinished, RunStarted, StepFinished
+from runbook_engine.execute.events import RunFinished, RunStarted, StepFinished
 from runbook_engine.history.recorder import Recorder
 from tests.conftest import Project
 from tests.support.history import T0, journal, run_id_at
@@ -127,10 +127,11 @@ FLAG = """
 
 def test_a_real_drill_is_recorded(project: Project, tmp_path: Path) -> None:
     """A drill run by the engine with the recorder observing lands in the drills view with its timings."""
-    from runbook_engine.drill import Drill, DrillOptions
+    from runbook_engine.execute.drill import Drill, DrillOptions
+    from runbook_engine.execute.options import RunOptions
+    from runbook_engine.execute.runner import Runner
+    from runbook_engine.format.loader import load_library
     from runbook_engine.history.recorder import open_recorder
-    from runbook_engine.loader import load_library
-    from runbook_engine.runner import Runner, RunOptions
 
     flag = tmp_path / "flag"
     flag.touch()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook_engine.events import RunFinished, RunStarted, StepFinished
+from runbook_engine.execute.events import RunFinished, RunStarted, StepFinished
 from runbook_engine.history import recorder as recorder_module
 from runbook_engine.history.journals import read_record, step_log_path
 from runbook_engine.history.recorder import Recorder

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from runbook_engine.timeline import lateness, run_timing, t_minus
+from runbook_engine.execute.timeline import lateness, run_timing, t_minus
 from tests.conftest import Project
 
 PHASES = {

@@ -19,12 +19,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from runbook_engine.context import TemplateData
+from runbook_engine.execute.data import TemplateData
 from runbook_engine.expr import ExpressionError, render
+from runbook_engine.format.spec import Step
 from runbook_engine.journal import ExpectationResult, Outcome, StepResult
 from runbook_engine.plugin import Context, PluginSpec, StepError
 from runbook_engine.registry import PluginInfo
-from runbook_engine.spec import Step
 
 DEFAULT_TIMEOUT_S = 60.0
 # A plugin that ignores its timeout is abandoned this long after it (its thread is a

@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from runbook_engine.context import TemplateData
 from runbook_engine.errors import UserError
-from runbook_engine.events import (
+from runbook_engine.execute.data import TemplateData
+from runbook_engine.execute.events import (
     RunFinished,
     RunStarted,
     SectionFinished,
@@ -25,10 +25,10 @@ from runbook_engine.events import (
     StepFinished,
     StepStarted,
 )
+from runbook_engine.execute.runner import Runner, now_utc
 from runbook_engine.expr import suggest
+from runbook_engine.format.spec import Contingency, Step
 from runbook_engine.journal import RunJournal, SectionResult, StepResult
-from runbook_engine.runner import Runner, now_utc
-from runbook_engine.spec import Contingency, Step
 
 
 @dataclass

@@ -20,8 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from runbook_engine.durations import parse_duration
 from runbook_engine.expr import Expression
+from runbook_engine.format.durations import parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"

@@ -11,59 +11,19 @@ import os
 import re
 import types
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from runbook_engine.errors import LoadError, Problem, display_path
 from runbook_engine.expr import is_template, iter_strings, suggest
+from runbook_engine.format.library import Library, Loaded, key_path
+from runbook_engine.format.spec import KINDS, Contingency
+from runbook_engine.format.yamlio import LineDict, LineList, line_of, load_yaml
 from runbook_engine.registry import Registry, build_registry
-from runbook_engine.spec import KINDS, Contingency, Environment, Runbook
-from runbook_engine.yamlio import LineDict, LineList, line_of, load_yaml
 
 DEFAULT_DIR = "runbooks"
-D = TypeVar("D", Runbook, Contingency, Environment)
-
-
-@dataclass
-class Loaded(Generic[D]):
-    """A validated document and where it came from."""
-
-    doc: D
-    path: Path
-    sha256: str
-    raw: Any = field(repr=False, default=None)
-
-    @property
-    def shown(self) -> str:
-        return display_path(self.path)
-
-
-@dataclass
-class Library:
-    """Every document under the runbook directory, validated together."""
-
-    root: Path
-    registry: Registry
-    runbooks: dict[str, Loaded[Runbook]] = field(default_factory=dict)
-    contingencies: dict[str, Loaded[Contingency]] = field(default_factory=dict)
-    environments: dict[str, Loaded[Environment]] = field(default_factory=dict)
-
-    @property
-    def project_dir(self) -> Path:
-        return self.root.parent
-
-    def default_environment(self) -> str | None:
-        """--env, else RUNBOOK_ENV, else the one marked `default: true`, else `local`."""
-        chosen = os.environ.get("RUNBOOK_ENV")
-        if chosen:
-            return chosen
-        for name, loaded in sorted(self.environments.items()):
-            if loaded.doc.default:
-                return name
-        return "local" if "local" in self.environments else None
 
 
 def runbook_dir(given: str | Path | None = None) -> Path:
@@ -97,7 +57,7 @@ def load_library(root: Path, extra: list[Path] | None = None, registry: Registry
             _load_file(path, lib, problems)
         except LoadError as exc:
             problems.extend(exc.problems)
-    from runbook_engine.semantics import check_library  # needs the shapes loaded above
+    from runbook_engine.format.semantics import check_library  # lazy: only after the shapes load
 
     # Cross-file references are only judged when every file loaded: a contingency with a
     # typo must not also be reported as "unknown" from every runbook naming it.
@@ -265,13 +225,6 @@ def plugin_args_problems(
             filtered = ValidationError.from_exception_data(exc.title, kept)  # type: ignore[arg-type]
             return pydantic_problems(filtered, raw, shown, spec, prefix=loc)
     return []
-
-
-def key_path(loc: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel] | None:

@@ -11,14 +11,13 @@ import socket
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from runbook_engine import __version__
-from runbook_engine.context import TemplateData, build_template_data
 from runbook_engine.errors import UserError
-from runbook_engine.events import (
+from runbook_engine.execute.data import TemplateData, build_template_data
+from runbook_engine.execute.events import (
     Event,
     Observer,
     RunFinished,
@@ -29,30 +28,18 @@ from runbook_engine.events import (
     StepFinished,
     StepStarted,
 )
+from runbook_engine.execute.interaction import Interaction, NoInteraction, login_name
+from runbook_engine.execute.options import RunOptions
+from runbook_engine.execute.step import StepExecutor
+from runbook_engine.execute.timeline import run_timing
 from runbook_engine.expr import ExpressionError, is_template, render
-from runbook_engine.gate import judge, once_result, record_decision
-from runbook_engine.interaction import Interaction, NoInteraction, login_name
+from runbook_engine.format.library import Library
+from runbook_engine.format.spec import Contingency, Runbook, Section, Step
 from runbook_engine.journal import RunJournal, SectionResult, StepResult
-from runbook_engine.loader import Library
+from runbook_engine.judge.gate import judge, once_result, record_decision
+from runbook_engine.judge.recommend import recommend
+from runbook_engine.judge.verdict import decide
 from runbook_engine.plugin import StepError
-from runbook_engine.recommend import recommend
-from runbook_engine.spec import Contingency, Runbook, Section, Step
-from runbook_engine.stepexec import StepExecutor
-from runbook_engine.timeline import run_timing
-from runbook_engine.verdict import decide
-
-
-@dataclass
-class RunOptions:
-    environment: str | None = None
-    vars: dict[str, str] = field(default_factory=dict)
-    dry_run: bool = False
-    yes: bool = False
-    confirm_manual: bool = False
-    event: datetime | None = None
-    operator: str | None = None
-    stable_for: float | None = None
-    operator_source: str = "flag"  # how `operator` was given: "flag" or "environment"
 
 
 def new_run_id() -> str:

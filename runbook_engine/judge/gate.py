@@ -12,16 +12,34 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from runbook_engine.events import GateProgress
+from runbook_engine.execute.events import Event, GateProgress
+from runbook_engine.format.spec import Gate, Runbook, Step
 from runbook_engine.journal import RunJournal, StepResult
-from runbook_engine.score import compute_score
-from runbook_engine.spec import Gate, Runbook, Step
+from runbook_engine.judge.score import compute_score
 
 if TYPE_CHECKING:
-    from runbook_engine.context import TemplateData
-    from runbook_engine.runner import Runner
+    import threading
+
+    from runbook_engine.execute.data import TemplateData
+    from runbook_engine.execute.interaction import Interaction
+    from runbook_engine.execute.options import RunOptions
+
+
+class Runner(Protocol):
+    """What the gate needs from the runner that hands it a finished first pass: re-run one
+    check, report progress, ask a person. The gate never runs a runbook itself, so it
+    depends on this shape, not on the runner module (which imports the gate)."""
+
+    options: RunOptions
+    cancel: threading.Event
+    ask_lock: threading.Lock
+    interaction: Interaction
+
+    def check_once(self, step: Step, data: TemplateData) -> StepResult: ...
+
+    def emit(self, event: Event) -> None: ...
 
 
 def critical_checks(doc: Runbook, journal: RunJournal) -> list[Step]:

@@ -25,12 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-from runbook_engine.context import TemplateData, build_template_data
 from runbook_engine.errors import UserError
+from runbook_engine.execute.data import TemplateData, build_template_data
 from runbook_engine.expr import ExpressionError, render
+from runbook_engine.format.library import Library
+from runbook_engine.format.spec import Step
 from runbook_engine.journal import Recommendation, RunJournal, StepResult
-from runbook_engine.loader import Library
-from runbook_engine.spec import Step
 
 TARGET_KEYS = (
     "url",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from runbook_engine.format.spec import Contingency, Environment, Runbook
 from runbook_engine.registry import Registry
-from runbook_engine.spec import Contingency, Environment, Runbook
 
 
 def json_schema(registry: Registry) -> dict[str, Any]:

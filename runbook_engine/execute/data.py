@@ -15,10 +15,10 @@ from typing import Any
 
 from runbook_engine.errors import LoadError, UserError
 from runbook_engine.expr import ExpressionData, ExpressionError, is_template, render, suggest
-from runbook_engine.loader import Library
+from runbook_engine.format.library import Library
+from runbook_engine.format.spec import Contingency, Environment, Runbook
+from runbook_engine.format.yamlio import line_of, load_yaml_text
 from runbook_engine.redact import Redactor
-from runbook_engine.spec import Contingency, Environment, Runbook
-from runbook_engine.yamlio import line_of, load_yaml_text
 
 
 @dataclass

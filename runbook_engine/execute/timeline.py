@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from runbook_engine.durations import format_duration
-from runbook_engine.loader import Library
+from runbook_engine.format.durations import format_duration
+from runbook_engine.format.library import Library
 from runbook_engine.text import counted
 
 

@@ -17,8 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from runbook_engine.durations import format_duration
-from runbook_engine.events import (
+from runbook_engine.execute.events import (
     Event,
     GateProgress,
     RunFinished,
@@ -29,6 +28,7 @@ from runbook_engine.events import (
     StepFinished,
     StepStarted,
 )
+from runbook_engine.format.durations import format_duration
 from runbook_engine.journal import RunJournal, StepResult
 from runbook_engine.text import args_line
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runbook_engine.durations import format_duration
+from runbook_engine.format.durations import format_duration
 from runbook_engine.journal import RunJournal
 
 

@@ -19,9 +19,9 @@ from runbook_engine.expr import (
     suggest,
     template_uses,
 )
-from runbook_engine.loader import Library, Loaded, key_path
-from runbook_engine.spec import Contingency, Runbook, Step
-from runbook_engine.yamlio import line_of
+from runbook_engine.format.library import Library, Loaded, key_path
+from runbook_engine.format.spec import Contingency, Runbook, Step
+from runbook_engine.format.yamlio import line_of
 
 Loc = tuple[str | int, ...]
 

@@ -1,6 +1,6 @@
 """A person at the terminal: manual steps, destructive confirmations, the decision.
 
-The engine asks through the Interaction protocol (runbook_engine.interaction); this is its
+The engine asks through the Interaction protocol (runbook_engine.execute.interaction); this is its
 terminal side. Prompts pause the console's live view so it cannot hide them.
 """
 
@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.prompt import Confirm, Prompt
 from rich.text import Text
 
-from runbook_engine.console import ConsoleView
-from runbook_engine.interaction import ManualAnswer
+from runbook_engine.execute.interaction import ManualAnswer
 from runbook_engine.journal import StepResult
+from runbook_engine.terminal.console import ConsoleView
 from runbook_engine.text import args_line
 
 
