@@ -10,7 +10,9 @@ import pytest
 
 from runbook_engine.plugin import StepError
 from runbook_engine.plugins import shell
+from runbook_engine.plugins._proctree import TAG_VAR
 from runbook_engine.testing import make_context, run_plugin
+from tests.processes.tree import reap_leftovers, survivors, wait_for_pids, write_tree_script
 from tests.support.procs import running
 
 
@@ -59,7 +61,11 @@ def test_timeout_kills_the_group(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     started = time.monotonic()
     with pytest.raises(StepError, match=r"timed out after 0\.5s"):
-        run_plugin(shell, {"command": f"sleep 30 & echo $! > {pids}; echo $$ >> {pids}; wait"}, make_context(timeout=0.5))
+        run_plugin(
+            shell,
+            {"command": f"sleep 30 & echo $! > {pids}; echo $$ >> {pids}; wait"},
+            make_context(timeout=0.5),
+        )
     assert time.monotonic() - started < 10  # not the 30 s of the sleep
     recorded = [int(p) for p in pids.read_text().split()]
     assert len(recorded) == 2
@@ -83,3 +89,48 @@ def test_one_form_only() -> None:
     """command and argv together are refused by the spec."""
     with pytest.raises(ValueError, match="exactly one of command"):
         shell.Spec.model_validate({"command": "true", "argv": ["true"]})
+
+
+def test_timeout_ends_processes_that_leave_the_group(tmp_path: Path) -> None:
+    """Processes that ignore SIGTERM, leave the process group with setsid or are double
+    forked all end at the timeout, and the ones reparented to us are reaped (no zombies)."""
+    script = write_tree_script(tmp_path)
+    pidfile = tmp_path / "pids"
+    pids: list[int] = []
+    try:
+        with pytest.raises(StepError) as exc:
+            run_plugin(shell, {"argv": ["sh", str(script), str(pidfile)]}, make_context(timeout=1))
+        pids = wait_for_pids(pidfile)
+        assert str(exc.value) == (
+            "timed out after 1s; the command and its children were killed"
+            " (2 of 4 processes ignored SIGTERM and were killed with SIGKILL)"
+        )
+        assert survivors(pids, within=0.0) == []
+        leader = pids[0]  # the shell: reaped by its Popen, the others by the plugin
+        assert [p for p in pids[1:] if Path(f"/proc/{p}").exists()] == [], "zombies left"
+        assert not Path(f"/proc/{leader}").exists()
+    finally:
+        reap_leftovers(pids)
+
+
+def test_env_cannot_untag_the_command(tmp_path: Path) -> None:
+    """A step's own `env:` naming the tag variable does not hide its processes: a setsid'd
+    child is still ended at the timeout."""
+    pidfile = tmp_path / "pid"
+    pids: list[int] = []
+    try:
+        with pytest.raises(
+            StepError, match=r"^timed out after 0\.5s; the command and its children were killed$"
+        ):
+            run_plugin(
+                shell,
+                {
+                    "command": f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 60' & wait",
+                    "env": {TAG_VAR: "chosen-by-the-runbook"},
+                },
+                make_context(timeout=0.5),
+            )
+        pids = wait_for_pids(pidfile, count=1)
+        assert survivors(pids, within=1.0) == []
+    finally:
+        reap_leftovers(pids)
