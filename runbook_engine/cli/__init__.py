@@ -5,11 +5,8 @@ One module per group of commands; each registers itself on the shared Typer app.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import traceback
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -20,14 +17,10 @@ from runbook_engine.cli import drill as _drill  # noqa: F401
 from runbook_engine.cli import history as _history  # noqa: F401  (registers history)
 from runbook_engine.cli import report as _report  # noqa: F401  (registers report, checklist)
 from runbook_engine.cli.app import app, console
-from runbook_engine.cli.process import Terminated, run_guarded
-from runbook_engine.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, UserError
+from runbook_engine.cli.process import run_guarded, stopped, write_crash_log
+from runbook_engine.errors import EXIT_BUG, EXIT_USAGE, UserError
 
 __all__ = ["app", "main"]
-
-
-def _crash_log() -> Path:
-    return Path(tempfile.gettempdir()) / f"runbook-crash-{os.getpid()}.log"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,15 +44,10 @@ def _dispatch(argv: list[str] | None, err: Console) -> Any:
         if callable(show):
             show(file=sys.stderr)
         code = EXIT_USAGE
-    except Terminated:
-        err.print("terminated")
-        code = EXIT_TERMINATED
-    except (KeyboardInterrupt, typer.Abort):
-        err.print("interrupted")
-        code = EXIT_INTERRUPTED
+    except (KeyboardInterrupt, typer.Abort):  # Ctrl-C or SIGTERM (Click turns them into Abort)
+        code = stopped()
     except Exception:
-        log = _crash_log()
-        log.write_text(traceback.format_exc(), encoding="utf-8")
+        log = write_crash_log(traceback.format_exc())
         err.print(f"runbook crashed (a bug, not your input); the traceback is in {log}", markup=False)
         code = EXIT_BUG
     return code

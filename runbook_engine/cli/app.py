@@ -30,14 +30,14 @@ DirOpt = Annotated[
 
 class State:
     no_color = False
-    terminated = False  # SIGTERM arrived (see cli.main): exit 143 rather than 130
 
 
 def interrupted_exit_code() -> int:
-    """The exit code of a run stopped by Ctrl-C (130) or SIGTERM (143)."""
-    from runbook_engine.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
+    """The exit code of a run stopped by Ctrl-C (130) or SIGTERM (143): the first to come."""
+    from runbook_engine.errors import EXIT_INTERRUPTED
+    from runbook_engine.stops import stop_exit_code
 
-    return EXIT_TERMINATED if State.terminated else EXIT_INTERRUPTED
+    return stop_exit_code() or EXIT_INTERRUPTED
 
 
 def console(stderr: bool = False) -> Console:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from runbook_engine.cli.app import DirOpt, app, console, interrupted_exit_code
+from runbook_engine.cli.app import DirOpt, app, console
 from runbook_engine.errors import UserError
 
 
@@ -160,11 +160,13 @@ def run(
     directory: DirOpt = None,
 ) -> None:
     """Run a runbook and decide GO / NO-GO (exit 0 GO, 1 NO-GO)."""
+    from runbook_engine.cli.finish import JournalKeeper, run_to_the_end, write_results
+    from runbook_engine.execute.events import Observer
     from runbook_engine.execute.interaction import Interaction, login_name
     from runbook_engine.execute.options import RunOptions
     from runbook_engine.execute.runner import Runner
     from runbook_engine.history.recorder import open_recorder
-    from runbook_engine.report import check_report_paths, write_report
+    from runbook_engine.report import check_report_paths
     from runbook_engine.terminal.console import ConsoleView
     from runbook_engine.terminal.prompts import TerminalInteraction
 
@@ -190,17 +192,11 @@ def run(
         TerminalInteraction(out, view, who or login_name()) if interactive else None
     )
     recorder = open_recorder(lib.project_dir, history, enabled=not no_history)
-    runner = Runner(lib, opts, observers=[view, *([recorder] if recorder else [])], interaction=interaction)
-    journal = runner.run(name)
-    if recorder is not None:
-        recorder.record_comparison()  # journal.extra["comparison"], for the reports below
-    for path in reports:
-        write_report(journal, path)
-        if not quiet:
-            out.print(f"report: {path}")
-    if journal.status == "interrupted":
-        raise typer.Exit(interrupted_exit_code())
-    raise typer.Exit(1 if journal.verdict == "NO-GO" else 0)
+    keeper = JournalKeeper()  # first: it sees the run start before anything can fail
+    observers: list[Observer] = [keeper, view, *([recorder] if recorder else [])]
+    runner = Runner(lib, opts, observers=observers, interaction=interaction)
+    journal, failures = run_to_the_end(lambda: runner.run(name), keeper, runner.emit)
+    raise typer.Exit(write_results(journal, reports, recorder, out, quiet, failures))
 
 
 def _parse_duration_option(flag: str, text: str | None) -> float | None:

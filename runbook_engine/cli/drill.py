@@ -6,12 +6,13 @@ import os
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from runbook_engine.cli.app import DirOpt, app, console, interrupted_exit_code
+from runbook_engine.cli.app import DirOpt, app, console
 from runbook_engine.cli.core import _library, _parse_duration_option, _parse_event, _parse_vars
 from runbook_engine.errors import UserError
 
@@ -52,12 +53,14 @@ class DrillArgs:
 
 
 def _run_contingency(names: list[str], inject: bool, a: DrillArgs) -> list[Any]:
+    from runbook_engine.cli.finish import JournalKeeper, run_to_the_end, write_results
     from runbook_engine.execute.drill import Drill, DrillOptions
+    from runbook_engine.execute.events import Observer
     from runbook_engine.execute.interaction import Interaction, login_name
     from runbook_engine.execute.options import RunOptions
     from runbook_engine.execute.runner import Runner
     from runbook_engine.history.recorder import open_recorder
-    from runbook_engine.report import check_report_paths, write_report
+    from runbook_engine.report import check_report_paths
     from runbook_engine.terminal.console import ConsoleView
     from runbook_engine.terminal.prompts import TerminalInteraction
 
@@ -84,17 +87,15 @@ def _run_contingency(names: list[str], inject: bool, a: DrillArgs) -> list[Any]:
         )
         opts = RunOptions(environment=a.env, vars=_parse_vars(a.var or []), yes=a.yes, operator=who)
         recorder = open_recorder(lib.project_dir, a.history, enabled=not a.no_history)
-        runner = Runner(
-            lib, opts, observers=[view, *([recorder] if recorder else [])], interaction=interaction
-        )
-        journal = Drill(runner, options).run(name)
+        keeper = JournalKeeper()
+        observers: list[Observer] = [keeper, view, *([recorder] if recorder else [])]
+        runner = Runner(lib, opts, observers=observers, interaction=interaction)
+        drill = Drill(runner, options)
+        journal, failures = run_to_the_end(partial(drill.run, name), keeper, runner.emit)
         journals.append(journal)
-        for path in reports:
-            write_report(journal, path)
-            if not a.quiet:
-                out.print(f"report: {path}")
-        if journal.status == "interrupted":
-            raise typer.Exit(interrupted_exit_code())
+        code = write_results(journal, reports, recorder, out, a.quiet, failures)
+        if code not in (0, 1):  # stopped, or a file not written: not the verdict's code
+            raise typer.Exit(code)
     return journals
 
 

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Collection
 from pathlib import Path
 
-from runbook_engine.errors import UserError
+from runbook_engine.errors import NotWritten, UserError
 
 
 def check_output_paths(paths: list[Path], flag: str, formats: Collection[str], what: str) -> None:
@@ -67,23 +67,27 @@ def _explain(path: Path) -> str | None:
 def write_atomic(path: Path, text: str) -> None:
     """Write next to the target and rename, so a reader never sees half a file.
 
-    A filesystem error (disk full, a folder removed meanwhile) is a UserError naming the path."""
+    A filesystem error (disk full, a folder removed meanwhile) is a NotWritten (exit 4)
+    naming the path and the reason: the paths were checked before the work started, so
+    this is not an input problem."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
         # mkdir says "File exists" for a file in the way: say which one instead.
         why = _explain(path)
-        raise UserError(f"{path}: {why}" if why else f"cannot write {path}: {exc.strerror or exc}") from None
+        raise (NotWritten(f"{path}: {why}") if why else NotWritten.of(path, exc)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())  # a full disk may only say so here (delayed allocation)
         # mkstemp makes the file private (0600); a report is an ordinary file to share.
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise NotWritten.of(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
