@@ -4,14 +4,18 @@ reader that goes away (`| head`) does not stop the run or change its exit code."
 from __future__ import annotations
 
 import json
+import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from tests.processes.tree import wait_for_handler
 from tests.support.httpserver import Server
 from tests.support.procs import running
 
@@ -230,3 +234,101 @@ recover: [{{name: Start the feed, action: shell, with: {{command: "rm -f {inject
         "the injected failure may still be in place: run `runbook recover feed-stops`",
     ]
     assert "runbook recover feed-stops" in out
+
+
+def test_sigterm_while_the_files_load_exits_143_with_a_line(tmp_path: Path) -> None:
+    """SIGTERM while a runbook file is still being read (a FIFO here, like a hung network
+    disk) exits 143, not Typer's silent 130, and says that nothing ran."""
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "a.yaml").write_text(
+        "kind: runbook\nname: a\nsections: [{name: S, steps: [{name: x, check: shell, with: {command: 'true'}}]}]\n"
+    )
+    fifo = tmp_path / "runbooks" / "b.yaml"
+    os.mkfifo(fifo)
+    report = tmp_path / "out.json"
+    proc = _start(tmp_path, "run", "a", "--no-history", "-r", str(report))
+    with open(fifo, "w"):  # returns once runbook opened the file to load it
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert (proc.returncode, out, err) == (
+        143,
+        "",
+        "terminated (SIGTERM) before the run started: nothing ran, no report written\n",
+    )
+    assert not report.exists()
+
+
+def test_a_stop_before_the_command_starts_is_not_a_traceback(tmp_path: Path) -> None:
+    """SIGTERM as soon as the handler is in place (while the CLI still imports) exits 143
+    with one line, no traceback; Ctrl-C then exits 130."""
+    for sig, code, words in (
+        (signal.SIGTERM, 143, "terminated (SIGTERM)"),
+        (signal.SIGINT, 130, "interrupted (Ctrl-C)"),
+    ):
+        proc = _start(tmp_path, "--version")
+        wait_for_handler(proc.pid)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == code, out + err
+        assert "Traceback" not in err
+        assert err.startswith(words), err
+
+
+RANDOM_RUN = """
+kind: runbook
+name: r
+sections:
+  - name: Quick
+    steps:
+{quick}
+  - name: Slow
+    steps:
+      - {{name: Waits, action: shell, with: {{command: "sleep 0.5"}}}}
+gate: {{stable_for: 1s, interval: 100ms}}
+"""
+
+
+def _one_run(tmp_path: Path, sig: signal.Signals, delay: float | None) -> tuple[int | None, str, str, bool]:
+    """Start a run, signal it `delay` s after its handler is in place (None: no signal).
+    Returns (exit code or None if it ended before the signal, stdout, stderr, report written)."""
+    report = tmp_path / f"out-{time.monotonic_ns()}.json"
+    proc = _start(tmp_path, "run", "r", "--no-history", "-r", str(report))
+    wait_for_handler(proc.pid)
+    if delay is not None:
+        time.sleep(delay)
+        if proc.poll() is not None:
+            proc.communicate()
+            return None, "", "", False
+        proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err, report.exists()
+
+
+@pytest.mark.parametrize(("sig", "code", "runs"), [(signal.SIGTERM, 143, 20), (signal.SIGINT, 130, 10)])
+def test_a_signal_at_a_random_moment_always_gives_its_exit_code(
+    tmp_path: Path, sig: signal.Signals, code: int, runs: int
+) -> None:
+    """20 SIGTERMs (10 Ctrl-Cs) at random moments of a run (starting, loading, steps, the
+    gate's window, reports) all exit 143 (130), never a traceback; whenever the run had
+    started, its report is written."""
+    (tmp_path / "runbooks").mkdir()
+    quick = "\n".join(f'      - {{name: "Q{i}", check: shell, with: {{command: "true"}}}}' for i in range(10))
+    (tmp_path / "runbooks" / "r.yaml").write_text(RANDOM_RUN.format(quick=quick))
+    started = time.monotonic()
+    calm, out, err, _ = _one_run(tmp_path, sig, None)
+    assert calm == 0, out + err
+    span = time.monotonic() - started  # how long a whole run takes on this machine now
+    rng = random.Random(sig * 1000 + runs)  # reproducible moments
+    results = []
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        # Within the first 70% of a run's time, so the signal comes before it ends.
+        results = list(
+            pool.map(lambda d: _one_run(tmp_path, sig, d), [rng.uniform(0, 0.7 * span) for _ in range(runs)])
+        )
+    signalled = [r for r in results if r[0] is not None]
+    assert len(signalled) >= runs * 3 // 4, "most runs ended before their signal: the run is too quick"
+    for rc, out, err, wrote in signalled:
+        assert rc == code, out + err
+        assert "Traceback" not in err, err
+        if "runbook r\n" in out:  # the run had started: its report is written
+            assert wrote, out + err

@@ -71,3 +71,18 @@ def start_cli(cwd: Path, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def wait_for_handler(pid: int, signum: int = 15, within: float = 30.0) -> None:
+    """Until the process catches `signum` (its SigCgt mask in /proc shows a handler)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return  # already gone: the caller sees its exit code
+        caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+        if int(caught.split()[1], 16) & (1 << (signum - 1)):
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"process {pid} never installed a handler for signal {signum}")
