@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from runbook_engine.journal import RunJournal
 from tests.conftest import Project
@@ -108,7 +114,9 @@ def test_var_override_takes_the_declared_type(project: Project) -> None:
     )
     assert project.cli("run", "typed", "--var", "label=08").code == 0
     assert project.cli("run", "typed", "--var", "n=5", "--var", "label=08").code == 1
-    ok = project.cli("run", "typed", "--var", "n=8", "--var", "ratio=0.25", "--var", "strict=false", "--var", "label=08")
+    ok = project.cli(
+        "run", "typed", "--var", "n=8", "--var", "ratio=0.25", "--var", "strict=false", "--var", "label=08"
+    )
     assert ok.code == 0, ok.out
     bad = project.cli("run", "typed", "--var", "n=five")
     assert (bad.code, bad.err) == (
@@ -133,7 +141,10 @@ def test_var_override_of_a_templated_or_structured_var(project: Project) -> None
     assert project.cli("run", "t", "--env", "local", "--var", "port=9000").code == 0
     bad = project.cli("run", "t", "--env", "local", "--var", "hosts=c")
     assert bad.code == 2
-    assert "--var hosts='c': this var is a list in the file; --var sets text, numbers and true/false only" in bad.err
+    assert (
+        "--var hosts='c': this var is a list in the file; --var sets text, numbers and true/false only"
+        in bad.err
+    )
 
 
 def test_unknown_report_format_is_refused_before_running(project: Project, tmp_path: Path) -> None:
@@ -237,3 +248,105 @@ def test_secrets_file_of_the_environment(project: Project) -> None:
     result, journal = project.run_json("s")
     assert (result.code, journal["environment"]) == (0, "local")
     assert "abc-local-123" not in result.out + json.dumps(journal)
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real, full filesystem: a 16 KiB tmpfs mounted for the test (we run as root) and
+    filled until the kernel says ENOSPC."""
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mnt)], check=True)
+    try:
+        with (mnt / "filler").open("wb", buffering=0) as fh, pytest.raises(OSError, match="No space left"):
+            for _ in range(100):
+                fh.write(b"x" * 4096)
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def test_a_report_that_cannot_be_written_exits_4_with_the_verdict(project: Project, full_disk: Path) -> None:
+    """Disk full when the report is written: the verdict is printed, the other report is
+    written, the failing file and the OS's reason are named, and the exit code is 4."""
+    project.runbook("simple", SIMPLE)
+    full, fine = full_disk / "out.json", project.root / "fine.md"
+    result = project.cli("run", "simple", "--no-history", "-r", str(full), "-r", str(fine))
+    assert result.code == 4, result.out + result.err
+    assert "GO" in result.out and f"report: {fine}" in result.out
+    assert result.err == f"cannot write {full}: No space left on device; the verdict above (GO) stands\n"
+    assert fine.exists() and not full.exists()
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]  # no temporary file left
+
+
+def test_a_history_that_cannot_be_written_exits_4(project: Project, full_disk: Path) -> None:
+    """History on a full disk: the run still decides and prints GO, says the history could
+    not be written and where, and exits 4 (not 0, not 2)."""
+    project.runbook("simple", SIMPLE)
+    result = project.cli("run", "simple", "--history", str(full_disk / "history"))
+    assert result.code == 4, result.out + result.err
+    assert "GO" in result.out
+    assert result.err.startswith(f"history: cannot record this run in {full_disk / 'history'}: ")
+    assert "No space left on device" in result.err
+
+
+def test_the_crash_log_never_follows_a_planted_symlink(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug (exit 3) writes its traceback to a new private file (0600) in the user's state
+    folder, not through a symlink planted at the old fixed /tmp path or at that folder."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    planted = Path(tempfile.gettempdir()) / f"runbook-crash-{os.getpid()}.log"
+    planted.unlink(missing_ok=True)
+    planted.symlink_to(victim)
+    state = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    project.write("checks/boom.py", BUGGY_PLUGIN)
+    project.runbook(
+        "b", "kind: runbook\nname: b\nsections: [{name: S, steps: [{name: x, action: boom, with: {}}]}]\n"
+    )
+    try:
+        result = project.cli("run", "b", "--no-history")
+    finally:
+        planted.unlink()
+    assert result.code == 3, result.out + result.err
+    log = Path(result.err.rsplit(" ", 1)[1].strip())
+    assert log.parent == state / "runbook" / "crashes"
+    assert "RuntimeError: a bug in a plugin" in log.read_text()
+    assert oct(log.stat().st_mode & 0o777) == "0o600"
+    assert victim.read_text() == "precious\n"
+
+    # A symlink where the crash folder should be is refused too: a new private folder instead.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(state / "runbook" / "crashes")
+    (state / "runbook" / "crashes").symlink_to(elsewhere)
+    again = project.cli("run", "b", "--no-history")
+    log = Path(again.err.rsplit(" ", 1)[1].strip())
+    assert again.code == 3 and list(elsewhere.iterdir()) == []
+    assert log.parent.parent == Path(tempfile.gettempdir()) and log.parent.name.startswith("runbook-crash-")
+    assert oct(log.parent.stat().st_mode & 0o777) == "0o700"
+    shutil.rmtree(log.parent)
+
+
+# A plugin whose is_destructive raises: the runner does not guard it, so this is a real
+# crash path of the engine (exit 3), reached without mocking anything.
+BUGGY_PLUGIN = """
+from runbook_engine.plugin import Context, PluginSpec
+
+KINDS = frozenset({"action"})
+OUTPUTS: dict[str, str] = {}
+
+
+class Spec(PluginSpec):
+    pass
+
+
+def is_destructive(spec: Spec) -> bool:
+    raise RuntimeError("a bug in a plugin")
+
+
+def run(spec: Spec, ctx: Context) -> dict[str, object]:
+    return {}
+"""

@@ -14,7 +14,7 @@ import typer
 
 from runbook_engine.cli.app import DirOpt, app, console
 from runbook_engine.cli.core import _library, _parse_duration_option, _parse_event, _parse_vars
-from runbook_engine.errors import UserError
+from runbook_engine.errors import EXIT_NOT_WRITTEN, UserError
 
 EnvOpt = Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")]
 VarOpt = Annotated[list[str] | None, typer.Option("--var", help="Override a var: KEY=VALUE (repeatable).")]
@@ -79,6 +79,7 @@ def _run_contingency(names: list[str], inject: bool, a: DrillArgs) -> list[Any]:
         verify_timeout=_parse_duration_option("--verify-timeout", a.verify_timeout),
     )
     journals = []
+    unwritten = False
     for name in names:
         view = ConsoleView(out, quiet=a.quiet)
         interactive = sys.stdin.isatty() and out.is_terminal
@@ -94,8 +95,11 @@ def _run_contingency(names: list[str], inject: bool, a: DrillArgs) -> list[Any]:
         journal, failures = run_to_the_end(partial(drill.run, name), keeper, runner.emit)
         journals.append(journal)
         code = write_results(journal, reports, recorder, out, a.quiet, failures)
-        if code not in (0, 1):  # stopped, or a file not written: not the verdict's code
+        if code not in (0, 1, EXIT_NOT_WRITTEN):  # stopped: the remaining drills do not start
             raise typer.Exit(code)
+        unwritten = unwritten or code == EXIT_NOT_WRITTEN
+    if unwritten:  # after every drill ran: their verdicts are printed, a file is missing
+        raise typer.Exit(EXIT_NOT_WRITTEN)
     return journals
 
 
