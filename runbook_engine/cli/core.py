@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from runbook_engine.cli.app import DirOpt, app, console
+from runbook_engine.cli.process import before_run
 from runbook_engine.errors import UserError
 
 
@@ -170,6 +171,7 @@ def run(
     from runbook_engine.terminal.console import ConsoleView
     from runbook_engine.terminal.prompts import TerminalInteraction
 
+    before_run(True)  # a stop from here to the run's start: nothing ran, no report
     reports = list(report or [])
     check_report_paths(reports)
     lib = _library(directory)

@@ -14,6 +14,7 @@ import typer
 
 from runbook_engine.cli.app import DirOpt, app, console
 from runbook_engine.cli.core import _library, _parse_duration_option, _parse_event, _parse_vars
+from runbook_engine.cli.process import before_run
 from runbook_engine.errors import EXIT_NOT_WRITTEN, UserError
 
 EnvOpt = Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")]
@@ -64,6 +65,7 @@ def _run_contingency(names: list[str], inject: bool, a: DrillArgs) -> list[Any]:
     from runbook_engine.terminal.console import ConsoleView
     from runbook_engine.terminal.prompts import TerminalInteraction
 
+    before_run(True)  # a stop from here to the run's start: nothing ran, no report
     reports = list(a.report or [])
     check_report_paths(reports)
     if len(names) > 1 and reports:

@@ -47,7 +47,6 @@ def run_to_the_end(
 ) -> tuple[RunJournal, list[NotWritten]]:
     """The journal of `start()`, also when a stop or a write failure escapes it once the
     run has started (before that, the stop goes on up: nothing ran, nothing to report)."""
-    before_run(True)
     failures: list[NotWritten] = []
     try:
         return start(), failures
