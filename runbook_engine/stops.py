@@ -34,6 +34,7 @@ class _Stops:
     count = 0
     defer = 0  # > 0: record only (a second signal then raises, to get out of a stuck write)
     starting = False  # before the command starts: record only, however many signals
+    program = False  # installed at import by the `runbook` program itself
     saved: dict[int, Any] | None = None
 
 
@@ -72,8 +73,14 @@ def install(starting: bool = False) -> bool:
 
 def install_early() -> None:
     """At import, before the heavy modules: only in the `runbook` program itself."""
+    # Decided now: `python -m` rewrites sys.argv[0] before main() runs.
     if launched_as_runbook():
-        install(starting=True)
+        _Stops.program = install(starting=True)
+
+
+def is_program() -> bool:
+    """Whether this process is the `runbook` program (handlers installed at its import)."""
+    return _Stops.program
 
 
 def command_starts() -> None:

@@ -62,7 +62,7 @@ def run_guarded(command: Callable[[], Any]) -> Any:
     stdout = sys.stdout
     if not isinstance(stdout, PipeSafe):
         sys.stdout = PipeSafe(stdout)
-    program = stops.launched_as_runbook()
+    program = stops.is_program()
     # Record-only until the command starts (see stops). Only the main thread can set
     # handlers (an embedding program may call main() from another): there, the defaults stay.
     stops.install(starting=True)
