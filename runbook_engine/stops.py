@@ -29,6 +29,13 @@ class Terminated(KeyboardInterrupt):
     written), so a CI job cancelled mid-run leaves no orphans; exits 143, not 130."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C. A subclass, not KeyboardInterrupt itself: CPython compares the exact type
+    when a KeyboardInterrupt leaves an eval() of a string (Typer evaluates annotations
+    that way) and then, at exit, kills the process with SIGINT (exit -2) instead of
+    exiting 130, even though the interrupt was handled."""
+
+
 class _Stops:
     first: int | None = None  # the first of SIGINT/SIGTERM to arrive: it decides the exit code
     count = 0
@@ -53,7 +60,7 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     _Stops.count += 1
     if _Stops.starting or (_Stops.defer and _Stops.count < 2):
         return
-    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    raise Terminated() if signum == signal.SIGTERM else Interrupted()
 
 
 def install(starting: bool = False) -> bool:
