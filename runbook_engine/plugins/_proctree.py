@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import functools
 import os
 import secrets
@@ -105,25 +106,24 @@ class Tree:
         self.token = token
         self._needle = f"\0{TAG_VAR}={token}\0".encode()
 
-    def _open(self) -> dict[int, int]:
-        """pidfds of the tree's live processes, each checked after it was opened."""
-        fds: dict[int, int] = {}
+    def _open(self) -> dict[int, _Proc]:
+        """The tree's live processes, each checked after its pidfd was opened."""
+        found: dict[int, _Proc] = {}
         for pid in _pids():
-            try:
-                fd = os.pidfd_open(pid)
-            except OSError:
+            proc = _Proc.open(pid)
+            if proc is None:
                 continue
             if _carries(pid, self._needle):
-                fds[pid] = fd
+                found[pid] = proc
             else:
-                os.close(fd)
-        return fds
+                proc.close()
+        return found
 
     def pids(self) -> set[int]:
-        fds = self._open()
-        for fd in fds.values():
-            os.close(fd)
-        return set(fds)
+        found = self._open()
+        for proc in found.values():
+            proc.close()
+        return set(found)
 
     def end(self, grace: float = TERM_GRACE_S, spare: int | None = None) -> Ending:
         """SIGTERM every process of the tree, wait up to `grace`, SIGKILL the rest.
@@ -131,56 +131,90 @@ class Tree:
         `spare` is a pid whose exit status its owner collects (the command's Popen): it is
         ended like the rest but never reaped here."""
         ending = Ending()
-        fds = self._open()
+        procs = self._open()
         try:
-            ending.found.update(fds)
-            _send(fds, signal.SIGTERM)
-            _wait_exit(fds, grace)
+            ending.found.update(procs)
+            _send(procs, signal.SIGTERM)
+            _wait_exit(procs, grace)
             for _ in range(KILL_ROUNDS):
-                alive = {pid: fd for pid, fd in fds.items() if not _exited(fd)}
+                alive = {pid: p for pid, p in procs.items() if not p.exited()}
                 ending.killed.update(alive)
                 _send(alive, signal.SIGKILL)
                 _wait_exit(alive, 1.0)
                 # Anything forked while the tree was dying carries the token too.
-                new = {pid: fd for pid, fd in self._open().items() if pid not in fds}
-                if not new and all(_exited(fd) for fd in fds.values()):
+                new = {pid: p for pid, p in self._open().items() if pid not in procs}
+                if not new and all(p.exited() for p in procs.values()):
                     break
                 ending.found.update(new)
-                fds.update(new)
-            ending.left = sorted(pid for pid, fd in fds.items() if not _exited(fd))
+                procs.update(new)
+            ending.left = sorted(pid for pid, p in procs.items() if not p.exited())
         finally:
-            for fd in fds.values():
-                os.close(fd)
+            for proc in procs.values():
+                proc.close()
         _reap(ending.found - {spare})
         return ending
 
 
-def _send(fds: dict[int, int], sig: signal.Signals) -> None:
-    for fd in fds.values():
+class _Proc:
+    """One process, through a pidfd (Linux 5.3+: immune to pid reuse), or by pid on older
+    kernels (a pid reused within the few milliseconds between the check and the signal
+    could then be hit: the price of RHEL 8's kernel)."""
+
+    def __init__(self, pid: int, fd: int | None) -> None:
+        self.pid, self.fd = pid, fd
+
+    @classmethod
+    def open(cls, pid: int) -> _Proc | None:
+        try:
+            return cls(pid, os.pidfd_open(pid))
+        except (OSError, AttributeError) as exc:
+            if isinstance(exc, AttributeError) or exc.errno == errno.ENOSYS:
+                return cls(pid, None)
+            return None  # gone already
+
+    def signal(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            signal.pidfd_send_signal(fd, sig)
+            if self.fd is not None:
+                signal.pidfd_send_signal(self.fd, sig)
+            else:
+                os.kill(self.pid, sig)
+
+    def exited(self) -> bool:
+        if self.fd is None:
+            return _state(self.pid) in (None, "Z")
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        return bool(poller.poll(0))
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
-def _exited(fd: int) -> bool:
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
+def _send(procs: dict[int, _Proc], sig: signal.Signals) -> None:
+    for proc in procs.values():
+        proc.signal(sig)
 
 
-def _wait_exit(fds: dict[int, int], within: float) -> None:
+def _wait_exit(procs: dict[int, _Proc], within: float) -> None:
     """Until every process has exited (its pidfd turns readable) or `within` passes."""
     poller = select.poll()  # not select(): descriptors above 1023 are fine
-    pending = set(fds.values())
-    for fd in pending:
+    by_fd = {p.fd: p for p in procs.values() if p.fd is not None}
+    pending = {p.pid for p in procs.values()}
+    for fd in by_fd:
         poller.register(fd, select.POLLIN)
     deadline = time.monotonic() + within
     while pending:
         left = deadline - time.monotonic()
         if left <= 0:
             return
-        for fd, _ in poller.poll(left * 1000):
-            pending.discard(fd)
+        # Without pidfds (old kernels) there is nothing to wait on: look every 20 ms.
+        wait_ms = left * 1000 if len(by_fd) == len(pending) else min(left * 1000, 20)
+        for fd, _ in poller.poll(wait_ms):
+            pending.discard(by_fd[fd].pid)
             poller.unregister(fd)
+        pending = {pid for pid in pending if not procs[pid].exited()}
 
 
 def _reap(pids: set[int]) -> None:
@@ -192,10 +226,21 @@ def _reap(pids: set[int]) -> None:
                 os.waitpid(pid, os.WNOHANG)
 
 
-def _parent(pid: int) -> int | None:
+def _stat(pid: int) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after the command name, or None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             stat = fh.read()
     except OSError:
         return None
-    return int(stat[stat.rfind(b")") + 2 :].split()[1])
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
+def _state(pid: int) -> str | None:
+    fields = _stat(pid)
+    return fields[0].decode() if fields else None
+
+
+def _parent(pid: int) -> int | None:
+    fields = _stat(pid)
+    return int(fields[1]) if fields else None

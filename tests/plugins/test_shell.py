@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import threading
 import time
 from pathlib import Path
@@ -132,5 +134,28 @@ def test_env_cannot_untag_the_command(tmp_path: Path) -> None:
             )
         pids = wait_for_pids(pidfile, count=1)
         assert survivors(pids, within=1.0) == []
+    finally:
+        reap_leftovers(pids)
+
+
+def test_without_pidfds_the_tree_still_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a kernel without pidfd_open (before 5.3, e.g. RHEL 8) the tree is signalled by
+    pid and still ends entirely. (A mock: this kernel has pidfds, and the point is the
+    fallback.)"""
+
+    def no_pidfd(pid: int, flags: int = 0) -> int:
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    script = write_tree_script(tmp_path)
+    pidfile = tmp_path / "pids"
+    pids: list[int] = []
+    try:
+        with pytest.raises(
+            StepError, match=r"\(2 of 4 processes ignored SIGTERM and were killed with SIGKILL\)$"
+        ):
+            run_plugin(shell, {"argv": ["sh", str(script), str(pidfile)]}, make_context(timeout=1))
+        pids = wait_for_pids(pidfile)
+        assert survivors(pids, within=0.0) == []
     finally:
         reap_leftovers(pids)
