@@ -9,7 +9,8 @@ reaches them. Three things together do:
   is the set of processes whose /proc/PID/environ holds it, so concurrent steps' trees are
   told apart;
 - each process is signalled through a pidfd opened *before* its token is checked, so a pid
-  reused by an unrelated process between the scan and the signal is never hit;
+  reused by an unrelated process between the scan and the signal is never hit (kernels
+  before 5.3 have no pidfds: there, by pid right after the check);
 - the runbook process is a child subreaper (prctl PR_SET_CHILD_SUBREAPER): orphans are
   reparented to us rather than to init, so we reap the ones we ended (no zombies left).
 
