@@ -141,10 +141,10 @@ class Tree:
                 alive = {pid: p for pid, p in procs.items() if not p.exited()}
                 ending.killed.update(alive)
                 _send(alive, signal.SIGKILL)
-                _wait_exit(alive, 1.0)
+                _wait_exit(alive, 1.0)  # SIGKILL is not ignorable; only a process stuck in the kernel waits
                 # Anything forked while the tree was dying carries the token too.
                 new = {pid: p for pid, p in self._open().items() if pid not in procs}
-                if not new and all(p.exited() for p in procs.values()):
+                if not new:
                     break
                 ending.found.update(new)
                 procs.update(new)
