@@ -3,6 +3,7 @@ reader that goes away (`| head`) does not stop the run or change its exit code."
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -11,10 +12,18 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from runbook_engine import stops
+from runbook_engine.cli.finish import JournalKeeper, run_to_the_end, write_results
+from runbook_engine.execute.events import Event, RunStarted
+from runbook_engine.execute.options import RunOptions
+from runbook_engine.execute.runner import Runner
+from runbook_engine.format.loader import load_library
 from tests.processes.tree import wait_for_handler
 from tests.support.httpserver import Server
 from tests.support.procs import running
@@ -332,3 +341,45 @@ def test_a_signal_at_a_random_moment_always_gives_its_exit_code(
         assert "Traceback" not in err, err
         if "runbook r\n" in out:  # the run had started: its report is written
             assert wrote, out + err
+
+
+def test_a_stop_that_escapes_the_runner_still_gives_a_partial_report(tmp_path: Path) -> None:
+    """A real SIGTERM landing where the runner has no handler of its own (here while an
+    observer takes the run's start, as the history does when it writes its first record)
+    still gives an interrupted journal, tells the observers the run finished, writes the
+    report and exits 143."""
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "two.yaml").write_text(
+        "kind: runbook\nname: two\nsections: [{name: S, steps: ["
+        "{name: A, check: shell, with: {command: 'true'}}, {name: B, check: shell, with: {command: 'true'}}]}]\n"
+    )
+    lib = load_library(tmp_path / "runbooks")
+    keeper = JournalKeeper()
+    seen: list[str] = []
+
+    def stopped_on_start(event: Event) -> None:
+        seen.append(type(event).__name__)
+        if isinstance(event, RunStarted):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises Terminated in here
+
+    runner = Runner(lib, RunOptions(), observers=[keeper, stopped_on_start])
+    report = tmp_path / "out.json"
+    assert stops.install()
+    try:
+        journal, failures = run_to_the_end(partial(runner.run, "two"), keeper, runner.emit)
+        code = write_results(journal, [report], None, Console(file=io.StringIO()), True, failures)
+    finally:
+        stops.restore()
+    assert code == 143
+    assert seen == ["RunStarted", "RunFinished"]
+    saved = json.loads(report.read_text())
+    assert (saved["status"], saved["verdict"], saved["reasons"]) == (
+        "interrupted",
+        "NO-GO",
+        ["the run was interrupted"],
+    )
+    assert [(s["name"], s["outcome"], s["message"]) for s in saved["sections"][0]["steps"]] == [
+        ("A", "skipped", "not run: the run was interrupted"),
+        ("B", "skipped", "not run: the run was interrupted"),
+    ]
