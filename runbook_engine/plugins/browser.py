@@ -235,5 +235,7 @@ def _counts(msg: Any) -> bool:
 
 def _console_line(msg: Any) -> str:
     where = msg.location or {}
-    at = f" ({where.get('url')}:{where.get('lineNumber')})" if where.get("url") else ""
-    return f"{msg.text[:500]}{at}"
+    line, column = where.get("lineNumber") or 0, where.get("columnNumber") or 0
+    # Chromium counts lines from 0; a failed resource load has no line at all (0:0).
+    at = f":{line + 1}" if line or column else ""
+    return f"{msg.text[:500]} ({where['url']}{at})" if where.get("url") else msg.text[:500]
