@@ -11,6 +11,7 @@ exactly this step's browser and never another step's or the user's own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -80,8 +81,6 @@ def kill_processes_of(marker: str) -> int:
     """SIGKILL every process of the marker; how many were signalled."""
     pids = processes_of(marker)
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # ended meanwhile, or not ours
             os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
     return len(pids)

@@ -154,6 +154,7 @@ def video_problem(path: Path, min_duration: float, ctx: Context) -> str | None:
             [*command, "-of", "json", str(path)],
             capture_output=True,
             text=True,
+            check=False,  # a file ffprobe cannot read is a finding, reported below
             timeout=None if left is None else max(0.1, left),
         )
     except subprocess.TimeoutExpired:

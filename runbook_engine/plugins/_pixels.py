@@ -43,7 +43,7 @@ def one_colour_share(image: Any) -> float:
         for count, colour in colours
         if all(abs(colour[c] - dominant[c]) <= TOLERANCE for c in range(3))
     )
-    return same / (width * height)
+    return float(same / (width * height))
 
 
 def is_blank(share: float) -> bool:

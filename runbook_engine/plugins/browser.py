@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -125,10 +126,9 @@ def _visit(
         try:
             return _look(sync_api, image_module, context, spec, ctx)
         finally:
-            try:
+            # Already ended when the watchdog struck; run() sweeps any leftover process.
+            with contextlib.suppress(sync_api.Error):
                 context.close()
-            except sync_api.Error:
-                pass  # already ended by the watchdog; the processes are swept by run()
 
 
 def _look(sync_api: Any, image_module: Any, context: Any, spec: Spec, ctx: Context) -> Outputs:
@@ -168,7 +168,8 @@ def _look(sync_api: Any, image_module: Any, context: Any, spec: Spec, ctx: Conte
         path=None if shot_path is None else str(shot_path), full_page=spec.full_page, timeout=quick
     )
     share = one_colour_share(image_module.open(io.BytesIO(png)))
-    ctx.log(f"screenshot: {share_pct(share)}% one colour" + (f", written to {shot_path}" if shot_path else ""))
+    written = f", written to {shot_path}" if shot_path else ""
+    ctx.log(f"screenshot: {share_pct(share)}% one colour{written}")
     return {
         "status": status,
         "title": title,
