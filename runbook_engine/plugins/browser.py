@@ -145,7 +145,7 @@ def _look(sync_api: Any, image_module: Any, context: Any, spec: Spec, ctx: Conte
     try:
         response = page.goto(spec.url, wait_until="load", timeout=_ms(budget))
     except sync_api.TimeoutError:
-        raise StepError(f"{spec.url}: the page did not load within {budget:g}s") from None
+        raise StepError(f"{spec.url}: the page did not load within {round(budget or 0, 1):g}s") from None
     except sync_api.Error as exc:
         if ctx.cancel.is_set() or ctx.remaining() == 0:
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 import threading
 import time
@@ -16,6 +17,7 @@ from runbook_engine.plugin import StepError
 from runbook_engine.plugins import browser
 from runbook_engine.registry import build_registry
 from runbook_engine.testing import make_context, run_plugin
+from tests.conftest import Project
 from tests.support.webpages import (
     Page,
     ProcessWatcher,
@@ -142,6 +144,30 @@ def test_a_server_that_never_answers_times_out_and_leaves_no_chromium(profiles: 
     assert processes_naming(profiles) == []
     assert list(profiles.iterdir()) == []
     assert took < 30  # launch plus 2 s; generous for a loaded machine
+
+
+def test_through_the_engine_a_silent_page_is_an_error_within_the_step_timeout(
+    profiles: Path, project: Project
+) -> None:
+    """Run by the engine (a worker thread, the step's timeout): a page that never answers is
+    the plugin's own error before the step's 15 s are up, and no Chromium is left."""
+    with silent_server() as silent:
+        project.runbook(
+            "dash",
+            f"""
+            kind: runbook
+            name: dash
+            sections:
+              - name: Demo
+                steps:
+                  - {{name: Dashboard, check: browser, with: {{url: "{silent.url}"}}, timeout: 15s}}
+        """,
+        )
+        result, journal = project.run_json("dash")
+    step = journal["sections"][0]["steps"][0]  # type: ignore[index]
+    assert (result.code, step["outcome"]) == (1, "error")
+    assert re.fullmatch(rf"{re.escape(silent.url)}: the page did not load within \d+(\.\d)?s", step["message"])
+    assert processes_naming(profiles) == []
 
 
 def test_cancel_closes_the_browser_at_once(profiles: Path) -> None:
