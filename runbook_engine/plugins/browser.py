@@ -205,8 +205,11 @@ def _ms(seconds: float | None) -> float:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", None) or exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    """Playwright's message without its call log and API prefix ("Page.goto: ")."""
+    text = str(getattr(exc, "message", None) or exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    head, sep, rest = line.partition(": ")
+    return rest if sep and "." in head and " " not in head else line
 
 
 NET_REASONS = {
@@ -216,6 +219,7 @@ NET_REASONS = {
     "ERR_EMPTY_RESPONSE": "the server closed the connection without answering",
     "ERR_ADDRESS_UNREACHABLE": "the address is unreachable",
     "ERR_CERT_AUTHORITY_INVALID": "the TLS certificate is not trusted",
+    "ERR_UNSAFE_PORT": "Chromium refuses to connect to this port (it is on its list of unsafe ports)",
 }
 
 

@@ -18,8 +18,8 @@ KINDS = frozenset({"check"})
 OUTPUTS = {
     "count": "how many files were examined",
     "valid": "how many of them are what they claim to be",
-    "problems": "list of {path, problem}: what is wrong with each bad file, and a missing count "
-    "(at most 50)",
+    "problems": "list of {path, problem}: what is wrong with each bad file (path relative to the "
+    "project folder when inside it), and a missing count (at most 50)",
 }
 KEEP_PROBLEMS = 50
 GLOB_CHARS = "*?["
@@ -61,10 +61,19 @@ def run(spec: Spec, ctx: Context) -> Outputs:
         if problem is None:
             valid += 1
         else:
-            problems.append({"path": str(path), "problem": problem})
+            problems.append({"path": _shown(path, ctx), "problem": problem})
             ctx.log(f"{path}: {problem}")
     ctx.log(f"{valid} of {len(files)} files are valid {spec.type if spec.type != 'any' else 'materials'}")
     return {"count": len(files), "valid": valid, "problems": problems[:KEEP_PROBLEMS]}
+
+
+def _shown(path: Path, ctx: Context) -> str:
+    """A path as the runbook names it: relative to the project folder when inside it, so a
+    failure message shows `materials/shot-01.png` before it is cut short."""
+    try:
+        return str(path.relative_to(ctx.workdir))
+    except ValueError:
+        return str(path)
 
 
 def _files(given: str, ctx: Context) -> list[Path]:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image  # noqa: TID253  (a test of the browser extra needs Pillow anyway)
 from pydantic import ValidationError
 
 from runbook_engine.plugin import StepError

@@ -7,10 +7,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import nbformat
+import nbformat  # noqa: TID253  (tests of the material extra write real notebooks)
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
-from PIL import Image
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output  # noqa: TID253
+from PIL import Image  # noqa: TID253
 
 from runbook_engine.plugin import StepError
 from runbook_engine.plugins import material
@@ -81,8 +81,8 @@ def test_blank_screenshots_fail_as_png_and_jpeg(shots: Path, tmp_path: Path) -> 
         image.convert("RGB").save(tmp_path / "white.jpg", quality=60)
     out = check({"path": "*", "type": "image"}, tmp_path)
     assert out["problems"] == [
-        {"path": str(tmp_path / "white.jpg"), "problem": "blank image (100.0% one colour)"},
-        {"path": str(tmp_path / "white.png"), "problem": "blank image (100.0% one colour)"},
+        {"path": "white.jpg", "problem": "blank image (100.0% one colour)"},
+        {"path": "white.png", "problem": "blank image (100.0% one colour)"},
     ]
 
 
@@ -123,9 +123,12 @@ def test_ten_empty_screenshots_fail_the_default_expectation(project: Project) ->
     result, journal = project.run_json("materials")
     step = journal["sections"][0]["steps"][0]  # type: ignore[index]
     assert (result.code, step["outcome"]) == (1, "failed")
+    assert step["message"].startswith(
+        "problems == [] -> problems = [{'path': 'materials/shot-00.png', 'problem': 'empty file'}"
+    )
     assert step["outputs"]["valid"] == 0
     assert step["outputs"]["problems"][0] == {
-        "path": str(project.root / "materials" / "shot-00.png"),
+        "path": "materials/shot-00.png",
         "problem": "empty file",
     }
 
@@ -181,7 +184,7 @@ def test_a_real_video_long_enough_is_valid(clips: Path) -> None:
     short = check({"path": "walkthrough.mp4", "type": "video", "min_duration": "5s"}, clips)
     assert ok == {"count": 1, "valid": 1, "problems": []}
     assert short["problems"] == [
-        {"path": str(clips / "walkthrough.mp4"), "problem": "video lasts 2.0s, at least 5s expected"}
+        {"path": "walkthrough.mp4", "problem": "video lasts 2.0s, at least 5s expected"}
     ]
 
 
@@ -221,7 +224,7 @@ def test_any_type_judges_each_file_by_what_it_claims(shots: Path, clips: Path, t
     assert (out["count"], out["valid"]) == (4, 3)
     assert out["problems"] == [
         {
-            "path": str(tmp_path / "readme.txt"),
+            "path": "readme.txt",
             "problem": "not a known material (.txt); name it .png/.jpg, .ipynb or .mp4/.webm, or give type:",
         }
     ]
