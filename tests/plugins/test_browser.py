@@ -85,7 +85,7 @@ def test_missing_wait_for_is_a_fact_and_fails_the_default(profiles: Path) -> Non
     """Data that never appears within timeout: is found: false (a fact), and the default
     expectation then fails on it."""
     with serve_site({"/": Page("<title>Empty</title><h1>Throughput</h1>")}) as site:
-        out = run_plugin(browser, {"url": site.url + "/", "wait_for": "#chart .bar", "timeout": "1s"})
+        out = run_plugin(browser, {"url": site.url + "/", "wait_for": "#chart .bar", "timeout": "3s"})
     assert (out["status"], out["found"], out["text"]) == (200, False, "Throughput")
     info = build_registry().plugins["browser"]
     assert [e.source for e in info.default_expect if not e.evaluate(out)] == ["found != false"]
