@@ -75,6 +75,8 @@ def image_problem(path: Path) -> str | None:
             share = one_colour_share(image)
     except (OSError, ValueError, SyntaxError) as exc:  # Pillow's errors for broken files
         return f"{what} does not decode ({exc})"
+    except image_module.DecompressionBombError:  # a tiny file claiming billions of pixels
+        return f"{what} is too large to decode safely (over {image_module.MAX_IMAGE_PIXELS * 2:,} pixels)"
     if is_blank(share):
         return f"blank image ({share_pct(share)}% one colour)"
     return None

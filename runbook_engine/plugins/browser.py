@@ -53,6 +53,7 @@ class Spec(PluginSpec):
     )
     screenshot: str | None = Field(default=None, description="Write a PNG screenshot to this path.")
     full_page: bool = Field(default=False, description="Screenshot the whole page, not only the window.")
+    verify: bool = Field(default=True, description="Verify TLS certificates (false: self-signed servers).")
     viewport: Viewport = Field(default_factory=Viewport, description="Window size: {width, height}.")
     timeout: Duration | None = Field(
         default=None,
@@ -111,17 +112,21 @@ def _visit(
 ) -> Outputs:
     with sync_api.sync_playwright() as pw:
         began = time.monotonic()
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=executable,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": spec.viewport.width, "height": spec.viewport.height},
-            # Chromium's crash handler keeps its database under HOME: keep it in the profile
-            # (removed afterwards) and not in the user's home folder.
-            env={**os.environ, "HOME": profile},
-            timeout=_ms(ctx.remaining()),
-        )
+        try:
+            context = pw.chromium.launch_persistent_context(
+                profile,
+                executable_path=executable,
+                headless=True,
+                args=FLAGS,
+                viewport={"width": spec.viewport.width, "height": spec.viewport.height},
+                ignore_https_errors=not spec.verify,
+                # Chromium's crash handler keeps its database under HOME: keep it in the
+                # profile (removed afterwards) and not in the user's home folder.
+                env={**os.environ, "HOME": profile},
+                timeout=_ms(ctx.remaining()),
+            )
+        except sync_api.TimeoutError:
+            raise StepError(f"Chromium ({executable}) did not start within {ctx.timeout:g}s") from None
         ctx.log(f"Chromium started in {time.monotonic() - began:.1f}s ({executable})")
         try:
             return _look(sync_api, image_module, context, spec, ctx)

@@ -105,6 +105,15 @@ def test_stand_in_images_fail_saying_what_they_are(shots: Path, tmp_path: Path) 
     }
 
 
+def test_a_decompression_bomb_is_refused_not_decoded(tmp_path: Path) -> None:
+    """A small PNG that claims 200 million pixels is reported, not decoded into gigabytes."""
+    Image.new("1", (20_000, 10_000)).save(tmp_path / "bomb.png")
+    out = check({"path": "bomb.png", "type": "image"}, tmp_path)
+    assert out["problems"] == [
+        {"path": "bomb.png", "problem": "PNG is too large to decode safely (over 178,956,970 pixels)"}
+    ]
+
+
 def test_ten_empty_screenshots_fail_the_default_expectation(project: Project) -> None:
     """The issue's trick: ten empty files as screenshots make a runbook NO-GO, naming them."""
     for n in range(10):
