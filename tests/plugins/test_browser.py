@@ -23,6 +23,7 @@ from tests.support.webpages import (
     ProcessWatcher,
     free_port_then_closed,
     processes_naming,
+    self_signed,
     serve_site,
     silent_server,
 )
@@ -128,6 +129,19 @@ def test_refused_connection_is_an_error_naming_the_url(profiles: Path) -> None:
     with pytest.raises(StepError) as caught:
         run_plugin(browser, {"url": url})
     assert str(caught.value) == f"cannot load {url}: connection refused; is the server up? (net::ERR_CONNECTION_REFUSED)"
+
+
+def test_self_signed_tls_is_refused_unless_verify_is_false(tmp_path: Path, profiles: Path) -> None:
+    """An HTTPS page with a self-signed certificate is an error by default and loads with
+    verify: false."""
+    with serve_site({"/": Page("<title>Secure</title><p>Latency 38 ms</p>")}, tls=self_signed(tmp_path)) as site:
+        with pytest.raises(StepError) as caught:
+            run_plugin(browser, {"url": site.url + "/"})
+        out = run_plugin(browser, {"url": site.url + "/", "verify": False})
+    assert str(caught.value) == (
+        f"cannot load {site.url}/: the TLS certificate is not trusted (net::ERR_CERT_AUTHORITY_INVALID)"
+    )
+    assert (out["status"], out["title"], out["text"]) == (200, "Secure", "Latency 38 ms")
 
 
 def test_a_server_that_never_answers_times_out_and_leaves_no_chromium(profiles: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -30,14 +32,28 @@ class Site:
     pages: dict[str, Page] = field(default_factory=dict)
     hits: list[str] = field(default_factory=list)
     port: int = 0
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A fresh self-signed certificate for localhost (openssl), as (cert, key)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "2", "-subj", "/CN=localhost"],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
 
 
 @contextmanager
-def serve_site(pages: dict[str, Page]) -> Iterator[Site]:
+def serve_site(pages: dict[str, Page], tls: tuple[Path, Path] | None = None) -> Iterator[Site]:
+    """Serve `pages`; with tls=(cert, key) over HTTPS (the url then starts with https://)."""
     site = Site(pages)
 
     class Handler(BaseHTTPRequestHandler):
@@ -57,6 +73,11 @@ def serve_site(pages: dict[str, Page]) -> Iterator[Site]:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*map(str, tls))
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        site.scheme = "https"
     site.port = int(httpd.server_address[1])
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
