@@ -36,6 +36,8 @@ BUILTINS: dict[str, str] = {
     "docker.container": "runbook_engine.plugins.docker_container",
     "compose.services": "runbook_engine.plugins.compose_services",
     "compose": "runbook_engine.plugins.compose",
+    "browser": "runbook_engine.plugins.browser",
+    "material": "runbook_engine.plugins.material",
 }
 
 

@@ -3,7 +3,9 @@
 #   - chromium: headless print-to-PDF and screenshots of the HTML report and checklists;
 #   - poppler-utils: pdfinfo (page counts), pdftoppm (page images), pdftotext;
 #   - fonts-dejavu-core, fonts-liberation: the fonts the report CSS names, so pages
-#     lay out the same on every machine.
+#     lay out the same on every machine;
+#   - ffmpeg: ffprobe for the `material` check's videos, and ffmpeg to make a real test video.
+# The `browser` check drives this same chromium through Playwright's Python driver.
 # Idempotent: installs only what is missing. Run as root (or with sudo available).
 set -euo pipefail
 
@@ -12,7 +14,7 @@ SUDO=""
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 need=()
-for pkg in chromium poppler-utils fonts-dejavu-core fonts-liberation; do
+for pkg in chromium poppler-utils fonts-dejavu-core fonts-liberation ffmpeg; do
     installed "$pkg" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -26,3 +28,4 @@ fi
 
 echo "install-browser: $(chromium --version 2>/dev/null || echo 'chromium missing')"
 echo "install-browser: $(pdfinfo -v 2>&1 | head -1)"
+echo "install-browser: $(ffprobe -version 2>/dev/null | head -1 || echo 'ffprobe missing')"
