@@ -36,6 +36,8 @@ BUILTINS: dict[str, str] = {
     "docker.container": "runbook_engine.plugins.docker_container",
     "compose.services": "runbook_engine.plugins.compose_services",
     "compose": "runbook_engine.plugins.compose",
+    "kafka.topic": "runbook_engine.plugins.kafka_topic",
+    "notebook": "runbook_engine.plugins.notebook",
 }
 
 
