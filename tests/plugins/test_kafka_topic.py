@@ -196,7 +196,7 @@ def test_runbook_expecting_arrivals_fails_clearly_when_nothing_is_produced(
     done = subprocess.run([str(runbook), "run", "stream"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "FAIL" in done.stdout
-    assert "rate_per_s > 0" in done.stdout
+    assert "FAIL    Trades are arriving" in done.stdout
+    assert "rate_per_s > 0 -> rate_per_s = 0.0" in done.stdout
     assert "NO-GO" in done.stdout
     assert "rdkafka" not in done.stdout + done.stderr  # librdkafka's own log lines stay out of the console
