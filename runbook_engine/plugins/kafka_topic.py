@@ -102,23 +102,37 @@ def _config(spec: Spec, ctx: Context) -> dict[str, Any]:
 
 
 class _Budget:
-    """What is left of the step's time, handed to each blocking broker call."""
+    """What is left of the step's time, handed to each blocking broker call, and what the
+    client reported on the way (its error callback)."""
 
     def __init__(self, ctx: Context) -> None:
         remaining = ctx.remaining()
         total = DEFAULT_BUDGET_S if remaining is None else remaining
         self.total = total
         self.deadline = time.monotonic() + max(0.0, total - MARGIN_S)
+        self.client_errors: list[str] = []
+
+    def client_error(self, error: Any) -> None:
+        if len(self.client_errors) < 100:
+            self.client_errors.append(str(error.str()))
 
     def left(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
 
 
-def _unreachable(spec: Spec, budget: _Budget, exc: BaseException) -> StepError:
-    return StepError(
-        f"cannot reach Kafka at {spec.bootstrap} within {budget.total:.1f}s: {_reason(exc)}"
+def _unreachable(spec: Spec, budget: _Budget, exc: BaseException, consumer: Consumer) -> StepError:
+    # The exception only says "transport failure"; the why (refused, SASL authentication
+    # failed, SSL handshake) reaches the error callback, which poll() serves.
+    consumer.poll(0)
+    useful = [e for e in budget.client_errors if "brokers are down" not in e]
+    why = f"; the client saw: {useful[-1]}" if useful else ""
+    message = (
+        f"cannot reach Kafka at {spec.bootstrap} within {budget.total:.1f}s: {_reason(exc)}{why}"
         " (is the broker up, and are bootstrap and the security settings right?)"
     )
+    if spec.sasl_password:  # never echoed by librdkafka today; keep it so if that changes
+        message = message.replace(spec.sasl_password, "********")
+    return StepError(message)
 
 
 def _reason(exc: BaseException) -> str:
@@ -142,7 +156,7 @@ def _end_offsets(
                 TopicPartition(spec.topic, number), timeout=budget.left(), cached=False
             )
         except KafkaException as exc:
-            raise _unreachable(spec, budget, exc) from None
+            raise _unreachable(spec, budget, exc, consumer) from None
         starts.append(low)
         ends.append(high)
     return starts, ends
@@ -155,7 +169,7 @@ def _partitions(consumer: Consumer, spec: Spec, budget: _Budget) -> list[int] | 
     try:
         metadata = consumer.list_topics(spec.topic, timeout=max(0.05, budget.left()))
     except KafkaException as exc:
-        raise _unreachable(spec, budget, exc) from None
+        raise _unreachable(spec, budget, exc, consumer) from None
     topic = metadata.topics.get(spec.topic)
     if topic is None:
         return None
@@ -178,7 +192,7 @@ def _lag(
     try:
         committed = consumer.committed(wanted, timeout=max(0.05, budget.left()))
     except KafkaException as exc:
-        raise _unreachable(spec, budget, exc) from None
+        raise _unreachable(spec, budget, exc, consumer) from None
     lag = 0
     for part in committed:
         # A partition the group never committed counts from its start: everything retained
@@ -204,7 +218,7 @@ def run(spec: Spec, ctx: Context) -> Outputs:
             f" ({ctx.timeout if ctx.timeout is not None else budget.total:g}s):"
             " give the step a `timeout:` longer than the window"
         )
-    consumer = kafka.Consumer(_config(spec, ctx))
+    consumer = kafka.Consumer({**_config(spec, ctx), "error_cb": budget.client_error})
     waited = 0.0
     try:
         start = time.perf_counter()

@@ -153,19 +153,34 @@ def test_sasl_settings_are_checked_together() -> None:
         kafka_topic.Spec(bootstrap="x:9092", topic="t", sasl_password="p")
 
 
-def test_password_never_appears_in_errors_or_evidence(own_broker: Broker) -> None:
-    """A SASL login the broker cannot serve fails naming the address, and the password is in no message or log line."""
+@pytest.fixture
+def auth_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker that requires SASL authentication (and knows no user)."""
+    with kafka_broker(tmp_path / "kafka", authentication=True) as b:
+        yield b
+
+
+def test_refused_login_says_why_and_never_shows_the_password(auth_broker: Broker) -> None:
+    """A SCRAM login refused by a real authenticating broker is a StepError naming the address and the SASL failure; the password is in no message or log line."""
     lines: list[str] = []
     ctx = make_context(timeout=3.0)
     ctx.log = lines.append
     spec = kafka_topic.Spec(
-        bootstrap=own_broker.bootstrap, topic="t", security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="PLAIN", sasl_username="demo", sasl_password="hunter2-secret",
+        bootstrap=auth_broker.bootstrap, topic="t", security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-256", sasl_username="demo", sasl_password="hunter2-secret",
     )
     with pytest.raises(StepError) as caught:
         kafka_topic.run(spec, ctx)
-    assert own_broker.bootstrap in str(caught.value)
-    assert "hunter2" not in str(caught.value) + "\n".join(lines)
+    message = str(caught.value)
+    assert message.startswith(f"cannot reach Kafka at {auth_broker.bootstrap} within 3.0s")
+    assert "SASL authentication error" in message and "unknown-user" in message
+    assert "hunter2" not in message + "\n".join(lines)
+
+
+def test_plaintext_client_against_authenticating_broker_is_an_error(auth_broker: Broker) -> None:
+    """Without SASL settings, a broker that requires login gives a StepError naming the address (not a hang, not exists: false)."""
+    with pytest.raises(StepError, match=f"cannot reach Kafka at {auth_broker.bootstrap}"):
+        look(auth_broker, "t", timeout=2.0)
 
 
 def test_client_library_is_imported_lazily() -> None:

@@ -88,8 +88,11 @@ class Broker:
 
 
 @contextmanager
-def kafka_broker(workdir: Path) -> Iterator[Broker]:
-    """Run a real Tansu broker on a free 127.0.0.1 port; yields it, stops it by PID."""
+def kafka_broker(workdir: Path, *, authentication: bool = False) -> Iterator[Broker]:
+    """Run a real Tansu broker on a free 127.0.0.1 port; yields it, stops it by PID.
+
+    With `authentication`, the broker refuses clients that do not log in with SASL (it
+    knows no users, so every login fails: enough to test how a refused login reads)."""
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -97,7 +100,7 @@ def kafka_broker(workdir: Path) -> Iterator[Broker]:
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
+             "--storage-engine", "memory://tansu/", *(["--authentication"] if authentication else [])],
             stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )
     broker = Broker(bootstrap=f"127.0.0.1:{port}", process=process, log=log)
