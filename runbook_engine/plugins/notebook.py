@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -202,8 +203,10 @@ class _Execution:
             # its tail explains a kernel that would not start.
             with kernel_log.open("wb") as log_file:
                 # cleanup_kc: stop the kernel and close its sockets even though we made the
-                # manager (nbclient leaves a manager it does not own running).
-                client.execute(stdout=log_file, stderr=log_file, cleanup_kc=True)
+                # manager (nbclient leaves a manager it does not own running). asyncio.run,
+                # not client.execute(): it cancels the output-polling task nbclient leaves
+                # pending after a cell timeout ("Task was destroyed but it is pending!").
+                asyncio.run(client.async_execute(stdout=log_file, stderr=log_file, cleanup_kc=True))
         except CellExecutionError:
             return None  # the failing cell's error is in its outputs: a fact, reported as such
         except CellTimeoutError:

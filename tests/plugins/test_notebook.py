@@ -183,3 +183,30 @@ def test_jupyter_libraries_are_imported_lazily() -> None:
     """Importing the plugin imports none of nbclient, nbformat, jupyter_client, ipykernel."""
     heavy = ("nbclient", "nbformat", "jupyter_client", "ipykernel", "zmq")
     assert loaded_after_import("runbook_engine.plugins.notebook", heavy) == []
+
+
+def test_runbook_through_the_cli_reports_errors_and_timeouts_cleanly(tmp_path: Path) -> None:
+    """Through the real CLI: a failing cell fails the step's default expectation, a cell past the step timeout is an
+    error naming the cell, and nothing of the kernel or asyncio leaks to the terminal."""
+    import subprocess
+    import sys
+
+    (tmp_path / "nb").mkdir()
+    write_notebook(tmp_path / "nb" / "fail.ipynb", "print(symbol)", "1 / 0")
+    write_notebook(tmp_path / "nb" / "slow.ipynb", "print(1)", "import time\ntime.sleep(600)")
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "nb.yaml").write_text(
+        "kind: runbook\nname: nb\nsections:\n  - name: Notebook\n    steps:\n"
+        "      - name: Demo notebook\n        action: notebook\n"
+        "        with: {path: nb/fail.ipynb, output: out/fail.ipynb, parameters: {symbol: BHP}}\n"
+        "      - name: Slow notebook\n        action: notebook\n"
+        "        with: {path: nb/slow.ipynb, output: out/slow.ipynb}\n        timeout: 15s\n"
+    )
+    done = subprocess.run([str(Path(sys.executable).with_name("runbook")), "run", "nb"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert ("errors == [] -> errors = [{'cell': 3, 'ename': 'ZeroDivisionError', 'evalue': 'division by zero'}]"
+            in done.stdout)
+    assert f"cell 2 of {tmp_path}/nb/slow.ipynb did not finish (the step's timeout ran out)" in done.stdout
+    assert stream_text(tmp_path / "out" / "fail.ipynb") == ["", "BHP\n", ""]
+    assert done.stderr == ""  # no "Task was destroyed but it is pending!", no kernel warnings
