@@ -218,7 +218,10 @@ def run(spec: Spec, ctx: Context) -> Outputs:
             f" ({ctx.timeout if ctx.timeout is not None else budget.total:g}s):"
             " give the step a `timeout:` longer than the window"
         )
-    consumer = kafka.Consumer({**_config(spec, ctx), "error_cb": budget.client_error})
+    try:
+        consumer = kafka.Consumer({**_config(spec, ctx), "error_cb": budget.client_error})
+    except kafka.KafkaException as exc:  # a setting the client refuses (unreadable ssl_ca...)
+        raise StepError(f"cannot set up a Kafka client for {spec.bootstrap}: {_reason(exc)}") from None
     waited = 0.0
     try:
         start = time.perf_counter()

@@ -147,11 +147,16 @@ def _errors(notebook: Any) -> list[dict[str, Any]]:
 
 
 def _kill(manager: Any) -> None:
+    """SIGKILL the kernel and whatever its cells started: jupyter_client starts the kernel in a
+    session of its own, so its process group is the kernel and its children."""
     process = getattr(getattr(manager, "provisioner", None), "process", None)
-    pid = getattr(process, "pid", None)
-    if pid:
+    if process is None or process.poll() is not None:  # gone (and reaped): its pid may be reused
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+            os.kill(process.pid, signal.SIGKILL)
 
 
 def _watch(ctx: Context, done: threading.Event, manager: Any) -> None:

@@ -215,3 +215,10 @@ def test_runbook_expecting_arrivals_fails_clearly_when_nothing_is_produced(
     assert "rate_per_s > 0 -> rate_per_s = 0.0" in done.stdout
     assert "NO-GO" in done.stdout
     assert "rdkafka" not in done.stdout + done.stderr  # librdkafka's own log lines stay out of the console
+
+
+def test_unreadable_ca_file_is_an_error(tmp_path: Path) -> None:
+    """An ssl_ca file that does not exist is a StepError naming the address and the setting, not a plugin crash."""
+    with pytest.raises(StepError, match=r"cannot set up a Kafka client for 127\.0\.0\.1:9: .*ssl\.ca\.location"):
+        run_plugin(kafka_topic, {"bootstrap": "127.0.0.1:9", "topic": "t", "security_protocol": "SSL",
+                                 "ssl_ca": "no/such/ca.pem"}, make_context(timeout=2, workdir=tmp_path))

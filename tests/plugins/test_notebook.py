@@ -137,9 +137,15 @@ def test_cell_timeout_option(tmp_path: Path) -> None:
             make_context(timeout=60.0, workdir=tmp_path))
 
 
-def test_cancel_kills_the_kernel(tmp_path: Path) -> None:
-    """Setting ctx.cancel (Ctrl-C, engine timeout) kills the running kernel: a StepError saying so, quickly."""
-    write_notebook(tmp_path / "demo.ipynb", "import time\ntime.sleep(600)")
+def test_cancel_kills_the_kernel_and_its_children(tmp_path: Path) -> None:
+    """Setting ctx.cancel (Ctrl-C, engine timeout) kills the running kernel's process group: a StepError saying so,
+    quickly, and the child process a cell started is gone too."""
+    from tests.support.procs import running
+
+    pid_file = tmp_path / "child.pid"
+    write_notebook(tmp_path / "demo.ipynb",
+                   f"import subprocess, time\np = subprocess.Popen(['sleep', '600'])\n"
+                   f"open({str(pid_file)!r}, 'w').write(str(p.pid))\ntime.sleep(600)")
     ctx = make_context(timeout=120, workdir=tmp_path)
     spec = notebook.Spec(path="demo.ipynb", output="o.ipynb")
     threading.Timer(8.0, ctx.cancel.set).start()
@@ -147,6 +153,11 @@ def test_cancel_kills_the_kernel(tmp_path: Path) -> None:
     with pytest.raises(StepError, match="run cancelled during cell 1"):
         notebook.run(spec, ctx)
     assert time.monotonic() - start < 60
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(child)
 
 
 @pytest.mark.parametrize(("content", "reason"), [
@@ -210,3 +221,20 @@ def test_runbook_through_the_cli_reports_errors_and_timeouts_cleanly(tmp_path: P
     assert f"cell 2 of {tmp_path}/nb/slow.ipynb did not finish (the step's timeout ran out)" in done.stdout
     assert stream_text(tmp_path / "out" / "fail.ipynb") == ["", "BHP\n", ""]
     assert done.stderr == ""  # no "Task was destroyed but it is pending!", no kernel warnings
+
+
+def test_timeout_also_stops_what_the_cell_started(tmp_path: Path) -> None:
+    """A cell that started a child process and hangs: at the timeout the kernel's whole process group is killed."""
+    from tests.support.procs import running
+
+    pid_file = tmp_path / "child.pid"
+    write_notebook(tmp_path / "demo.ipynb",
+                   f"import subprocess, time\np = subprocess.Popen(['sleep', '600'])\n"
+                   f"open({str(pid_file)!r}, 'w').write(str(p.pid))\ntime.sleep(600)")
+    with pytest.raises(StepError, match="did not finish"):
+        execute(tmp_path, timeout=15.0)
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(child)
