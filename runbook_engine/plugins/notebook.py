@@ -160,10 +160,10 @@ def _kill(manager: Any) -> None:
 
 
 def _watch(ctx: Context, done: threading.Event, manager: Any) -> None:
+    # Kill again on every tick once cancelled: a kernel still starting has no process yet.
     while not done.wait(0.1):
         if ctx.cancel.is_set():
             _kill(manager)
-            return
 
 
 class _Execution:
@@ -220,21 +220,31 @@ class _Execution:
                 else f"it ran longer than `timeout: {spec.timeout:g}s`"
             )
             return f"cell {self.cell} of {where} did not finish ({limit}): the kernel was stopped"
-        except DeadKernelError:
-            if self.ctx.cancel.is_set():
-                return f"run cancelled during cell {self.cell} of {where}: the kernel was stopped"
-            return (
-                f"the kernel died while running cell {self.cell} of {where}"
-                " (killed, crashed or out of memory)"
-            )
-        except RuntimeError as exc:  # a kernel that never started (bad argv, missing module)
-            tail = kernel_log.read_text(errors="replace").strip()[-500:] if kernel_log.exists() else ""
-            return f"kernel {spec.kernel!r} could not run {where}: {exc}" + (f"\n{tail}" if tail else "")
+        except (DeadKernelError, RuntimeError) as exc:
+            return self._broken(exc, kernel_log)
         finally:
             done.set()
             watcher.join()
             _kill(manager)
         return None
+
+
+    def _broken(self, exc: Exception, kernel_log: Path) -> str:
+        """Why a kernel went away: our own kill on cancel, a death, or a failed start."""
+        from nbclient.exceptions import DeadKernelError
+
+        where = str(self.source)
+        if self.ctx.cancel.is_set():
+            at = f"during cell {self.cell}" if self.cell >= 0 else "while the kernel was starting"
+            return f"run cancelled {at} of {where}: the kernel was stopped"
+        if isinstance(exc, DeadKernelError):
+            return (
+                f"the kernel died while running cell {self.cell} of {where}"
+                " (killed, crashed or out of memory)"
+            )
+        # A kernel that never started (bad argv, missing module): its own output says why.
+        tail = kernel_log.read_text(errors="replace").strip()[-500:] if kernel_log.exists() else ""
+        return f"kernel {self.spec.kernel!r} could not run {where}: {exc}" + (f"\n{tail}" if tail else "")
 
 
 def run(spec: Spec, ctx: Context) -> Outputs:
