@@ -21,7 +21,7 @@ OUTPUTS = {
     "messages": "end minus start offsets summed over all partitions (records retained)",
     "end_offsets": "end (high watermark) offset of each partition, indexed by partition number",
     "rate_per_s": "offsets added per second over `window`, or null without a window",
-    "lag": "total lag of `group` (end minus committed offsets), or null without a group",
+    "lag": "total lag of `group` (end minus committed offsets); null without a group or topic",
     "elapsed_ms": "time spent talking to the broker (the window excluded), in milliseconds",
 }
 # No timeout given to the step: still never wait forever for a broker.
