@@ -38,6 +38,8 @@ BUILTINS: dict[str, str] = {
     "compose": "runbook_engine.plugins.compose",
     "browser": "runbook_engine.plugins.browser",
     "material": "runbook_engine.plugins.material",
+    "kafka.topic": "runbook_engine.plugins.kafka_topic",
+    "notebook": "runbook_engine.plugins.notebook",
 }
 
 
