@@ -111,7 +111,9 @@ def timed(args: list[str], cwd: Path, pythonpath: str | None) -> tuple[float, fl
     return elapsed, rss, proc.stdout
 
 
-def measure(history: Path, cwd: Path, pythonpath: str | None, repeats: int) -> list[tuple[str, float, float, float]]:
+def measure(
+    history: Path, cwd: Path, pythonpath: str | None, repeats: int
+) -> list[tuple[str, float, float, float]]:
     """Per command: (label, first wall, median wall of the next ones, peak MB of the first)."""
     out = []
     for label, args in COMMANDS:
@@ -123,7 +125,9 @@ def measure(history: Path, cwd: Path, pythonpath: str | None, repeats: int) -> l
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--old", help="A checkout of the engine before the index (the before figures).")
     opts = parser.parse_args()
@@ -131,12 +135,23 @@ def main() -> None:
     try:
         floor = statistics.median(timed(["--version"], base, None)[0] for _ in range(REPEATS))
         print(f"start-up floor (`runbook --version`): {floor:.3f} s")
+        empty = {label: statistics.median(
+                     timed([*args, "--history", str(base / "empty"), "--format", "json"], base, None)[0]
+                     for _ in range(REPEATS))
+                 for label, args in COMMANDS}  # fmt: skip
         took = fill(base / "new", opts.runs, index=True)
         print(f"recorded {opts.runs:,} runs with their index entries in {took:.1f} s")
-        print(f"{'command at ' + format(opts.runs, ',') + ' runs':30} {'first':>8} {'next':>8} {'/floor':>7} {'memory':>7}")
+        print(
+            f"{'command at ' + format(opts.runs, ',') + ' runs':30} {'first':>8} {'next':>8} {'/floor':>7}"
+            f" {'memory':>7} {'empty history':>14} {'cost of the runs':>17}"
+        )
         for label, first, later, rss in measure(base / "new", base, None, REPEATS):
             verdict = "ok" if max(first, later) <= BUDGET_S else "OVER 300 ms"
-            print(f"{label:30} {first:7.3f}s {later:7.3f}s {later / floor:6.2f}x {rss:5.0f} MB  {verdict}")
+            extra = max(first, later) - empty[label]
+            print(
+                f"{label:30} {first:7.3f}s {later:7.3f}s {later / floor:6.2f}x {rss:5.0f} MB"
+                f" {empty[label]:13.3f}s {extra * 1000:+14.0f} ms  {verdict}"
+            )
         if opts.old:
             fill(base / "old", opts.runs, index=False)
             old_floor = statistics.median(timed(["--version"], base, opts.old)[0] for _ in range(REPEATS))

@@ -27,10 +27,11 @@ import io
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from runbook_engine.history.journals import LOCK_NAME, Record
 from runbook_engine.history.lock import locked
@@ -45,9 +46,15 @@ _RUN_SHARED = ("run_id", "runbook", "kind")  # columns a step/section row gets f
 _STEP_FROM_RUN = {*_RUN_SHARED, "run_started_at", "file_sha256"}
 
 OFFSETS = ["steps_at", "steps_len", "sections_at", "sections_len", "extra_at", "extra_len"]
+# Readers split only these first columns of every runs row (what filtering and sorting
+# need); the rest of a row is split when it is shown. 10,000 rows of 41 columns would be
+# 410,000 strings, most never looked at.
+HEAD_COLUMNS = ["key", "journal", "started_at", "run_id", "runbook", "kind", "status"]
+HEAD = len(HEAD_COLUMNS)
+_RUN_TYPES = dict(RUN_COLUMNS) | {"key": "BIGINT"}
 RUN_INDEX: list[tuple[str, str]] = [
-    ("key", "BIGINT"),
-    *[(c, t) for c, t in RUN_COLUMNS if c != "extra"],
+    *[(c, _RUN_TYPES[c]) for c in HEAD_COLUMNS],
+    *[(c, t) for c, t in RUN_COLUMNS if c != "extra" and c not in HEAD_COLUMNS],
     ("mode", "VARCHAR"),
     *[(c, "BIGINT") for c in OFFSETS],
     ("end", "VARCHAR"),
@@ -118,19 +125,36 @@ def encode(value: Any, sql_type: str) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+_PLAIN = str.maketrans({"%": "%25", ",": "%2C", '"': "%22", "\n": "%0A", "\r": "%0D"})
+
+
+def plain(text: str) -> str:
+    """Runs rows hold no comma, quote or line break (percent-encoded; DuckDB's url_decode and
+    urllib's unquote undo it), so a row is one line split at its commas."""
+    return text.translate(_PLAIN)
+
+
+def unplain(text: str) -> str:
+    return unquote(text) if "%" in text else text
+
+
+_DECODE: dict[str, Callable[[str], Any]] = {
+    "INTEGER": int,
+    "BIGINT": int,
+    "DOUBLE": float,
+    "BOOLEAN": lambda text: text == "true",
+    "TIMESTAMP": datetime.fromisoformat,
+}
+
+
 def decode(text: str, sql_type: str) -> Any:
     """Index text back as a Python value (TIMESTAMP: naive UTC datetime; JSON: the text)."""
-    if text == NULL:
-        return None
-    if sql_type in {"INTEGER", "BIGINT"}:
-        return int(text)
-    if sql_type == "DOUBLE":
-        return float(text)
-    if sql_type == "BOOLEAN":
-        return text == "true"
-    if sql_type == "TIMESTAMP":
-        return datetime.fromisoformat(text)
-    return text
+    return None if text == NULL else _DECODE.get(sql_type, str)(text)
+
+
+def decode_run(text: str, sql_type: str) -> Any:
+    """A runs row's text back as a value (its text columns are plain(), see there)."""
+    return None if text == NULL else _DECODE.get(sql_type, unplain)(text)
 
 
 def entry_rows(record: Record) -> Entry:
@@ -143,7 +167,10 @@ def entry_rows(record: Record) -> Entry:
     run = dict(zip([c for c, _ in RUN_COLUMNS], rows.runs[0], strict=True))
     mode = (record.journal.get("extra") or {}).get("drill", {})
     mode = mode.get("mode") if isinstance(mode, dict) else None
-    run_text = [_field(c, run[c], t) for c, t in RUN_INDEX[1 : R["mode"]]] + [_field("mode", mode, "VARCHAR")]
+    run_text = []
+    for c, t in RUN_INDEX[1 : R["mode"] + 1]:
+        text = _field(c, mode if c == "mode" else run[c], t)
+        run_text.append(plain(text) if t in {"VARCHAR", "JSON"} and text != NULL else text)
     step_names = [c for c, _ in STEP_COLUMNS]
     steps = [_pick(dict(zip(step_names, r, strict=True)), STEP_INDEX) for r in rows.steps]
     section_names = [c for c, _ in SECTION_COLUMNS]
@@ -160,6 +187,11 @@ def _field(column: str, value: Any, sql_type: str) -> str:
 
 def _pick(row: dict[str, Any], columns: list[tuple[str, str]]) -> list[str]:
     return [_field(c, row[c], t) for c, t in columns[1:]]
+
+
+def _line(fields: list[str]) -> bytes:
+    """A runs row: plain fields (see plain()), so no CSV quoting."""
+    return (",".join(fields) + "\n").encode("utf-8")
 
 
 def _csv(rows: Iterable[list[str]]) -> bytes:
@@ -201,7 +233,7 @@ def append(directory: Path, prepared: list[Entry]) -> None:
                     ):
                         at[name] = _write(fds[name], _csv(rows))
                     offsets = [str(v) for name in ("steps", "sections", "extra") for v in at[name]]
-                    _write(fds["runs"], _csv([[key, *run, *offsets, END]]))
+                    _write(fds["runs"], _line([key, *run, *offsets, END]))
             except OSError:
                 for name, fd in fds.items():  # a full disk: leave no half rows behind
                     with contextlib.suppress(OSError):
@@ -247,19 +279,29 @@ def _point_to(directory: Path, gen: str) -> None:
 
 
 def read_runs(gen: Path) -> list[list[str]]:
-    """Every complete runs row (torn or foreign lines skipped), in file order."""
+    """Every complete runs row, in file order, split into its HEAD columns and the rest as one
+    text (expand() splits that); torn or foreign lines are skipped."""
     try:
         data = (gen / "runs.csv").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
-    width = len(RUN_INDEX)
     rows = []
-    reader = csv.reader(io.StringIO(data))
-    with contextlib.suppress(csv.Error):  # a row cut off mid-write at the end
-        for row in reader:
-            if len(row) == width and row[-1] == END:
+    for line in data.split("\n"):
+        if line.endswith(",."):  # complete: the END column is there
+            row = line.split(",", HEAD)
+            if len(row) == HEAD + 1:
                 rows.append(row)
     return rows
+
+
+def expand(row: list[str]) -> list[str]:
+    """The whole runs row (in place): every column of RUN_INDEX."""
+    if len(row) == HEAD + 1:
+        rest = row.pop().split(",")
+        row.extend(rest)
+    if len(row) != len(RUN_INDEX):
+        raise IndexValueError("not a runs row of this index version")
+    return row
 
 
 def read_block(gen: Path, name: str, at: int, length: int, key: str) -> list[list[str]] | None:
@@ -287,7 +329,7 @@ def compact(directory: Path, keep: set[str]) -> int:
         rows = read_runs(old)
         latest: dict[str, list[str]] = {}
         for row in rows:
-            if row[R["journal"]] in keep:
+            if unplain(row[R["journal"]]) in keep:
                 latest[row[R["journal"]]] = row
         gen = str(int(old.name) + 1)
         new = index_dir(directory) / gen
@@ -296,7 +338,10 @@ def compact(directory: Path, keep: set[str]) -> int:
         runs = []
         with _open_all(new) as fds:
             for row in latest.values():
-                out = list(row)
+                try:
+                    out = list(expand(row))
+                except IndexValueError:
+                    continue
                 for name in ("steps", "sections", "extra"):
                     at, length = int(row[R[f"{name}_at"]]), int(row[R[f"{name}_len"]])
                     with open(old / f"{name}.csv", "rb") as fh:
@@ -304,7 +349,7 @@ def compact(directory: Path, keep: set[str]) -> int:
                         block = fh.read(length)
                     out[R[f"{name}_at"]], out[R[f"{name}_len"]] = (str(v) for v in _write(fds[name], block))
                 runs.append(out)
-            _write(fds["runs"], _csv(runs))
+            _write(fds["runs"], b"".join(_line(r) for r in runs))
         _point_to(directory, gen)
         for stale in index_dir(directory).iterdir():
             if stale.is_dir() and stale.name.isdigit() and stale.name not in {gen, old.name}:

@@ -149,7 +149,14 @@ def _views(con: DuckDBPyConnection, snap: Snapshot) -> None:
             )
             where = " WHERE key IN (SELECT key FROM keep)" if name == "runs" else ""
             source += f" UNION ALL SELECT {names} FROM {csv}{where}"  # noqa: S608 (names are this module's constants)
-        con.execute(f"CREATE VIEW all_{name} AS {source}")
+        if name == "runs":  # its text columns are percent-encoded (index.plain)
+            con.execute(f"CREATE VIEW raw_runs AS {source}")
+            decoded = ", ".join(
+                f'url_decode("{c}") AS "{c}"' if t in {"VARCHAR", "JSON"} else f'"{c}"' for c, t in columns
+            )
+            con.execute(f"CREATE VIEW all_runs AS SELECT {decoded} FROM raw_runs")  # noqa: S608 (names are this module's constants)
+        else:
+            con.execute(f"CREATE VIEW all_{name} AS {source}")
     run_cols = ", ".join(
         "e.extra::JSON AS extra" if c == "extra" else f'r."{c}"::JSON AS "{c}"' if t == "JSON" else f'r."{c}"'
         for c, t in RUN_COLUMNS

@@ -26,8 +26,10 @@ from runbook_engine.history.index import (
     append,
     current_generation,
     entry_rows,
+    expand,
     read_block,
     read_runs,
+    unplain,
 )
 from runbook_engine.history.journals import Record, RecordError, list_records, read_record
 from runbook_engine.history.stuck import close_stuck, is_stuck, mark_closed
@@ -58,6 +60,7 @@ class Snapshot:
         if key in self.live:
             return self.live[key][0]
         if self.gen is not None:
+            expand(run)
             at, length = int(run[R["steps_at"]]), int(run[R["steps_len"]])
             block = read_block(self.gen, "steps", at, length, key)
             if block is not None:
@@ -67,7 +70,7 @@ class Snapshot:
     def _from_record(self, run: list[str]) -> Block:
         """The index moved under us (compacted meanwhile): read the record itself."""
         try:
-            _, steps, _, _ = entry_rows(read_record(self.directory, run[R["journal"]]))
+            _, steps, _, _ = entry_rows(read_record(self.directory, unplain(run[R["journal"]])))
         except (RecordError, IndexValueError):
             return []
         return steps
@@ -81,8 +84,9 @@ def load(directory: Path) -> Snapshot:
     gen = current_generation(directory)
     newest: dict[str, list[str]] = {}
     for row in read_runs(gen) if gen is not None else []:
-        if row[R["journal"]] in present:
-            newest[row[R["journal"]]] = row  # a record indexed twice: the later entry wins
+        rel = unplain(row[R["journal"]])
+        if rel in present:
+            newest[rel] = row  # a record indexed twice: the later entry wins
     snap = Snapshot(directory, gen, list(newest.values()))
     missing = sorted(present - newest.keys())
     if missing:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from runbook_engine.history.index import RUN_INDEX, STEP_INDEX, R, S, decode
+from runbook_engine.history.index import RUN_INDEX, STEP_INDEX, R, S, decode, decode_run, expand, plain
 from runbook_engine.history.store import Snapshot
 
 Table = tuple[list[str], list[tuple[Any, ...]]]
@@ -73,7 +73,8 @@ STEP_LIST = [
 
 
 def _get(run: Run, column: str) -> Any:
-    return decode(run[R[column]], _RUN_TYPES[column])
+    at = R[column]
+    return decode_run((run if at < len(run) - 1 else expand(run))[at], _RUN_TYPES[column])
 
 
 def _newest_first(runs: list[Run]) -> list[Run]:
@@ -91,7 +92,8 @@ def _since(runs: list[Run], since: datetime | None) -> list[Run]:
 
 def _of(snap: Snapshot, kind: str | None, name: str | None) -> list[Run]:
     k, n = R["kind"], R["runbook"]
-    return [r for r in snap.runs if (kind is None or r[k] == kind) and (name is None or r[n] == name)]
+    wanted = None if name is None else plain(name)  # as runs rows spell it
+    return [r for r in snap.runs if (kind is None or r[k] == kind) and (wanted is None or r[n] == wanted)]
 
 
 def list_runs(snap: Snapshot, name: str | None, last: int, since: datetime | None) -> Table:
@@ -107,7 +109,7 @@ def drill_stats(snap: Snapshot, name: str | None, last: int, since: datetime | N
     """Per contingency its newest `last` drills, shown oldest first."""
     by_name: dict[str, list[Run]] = {}
     for run in _newest_first(_since(_of(snap, "drill", name), since)):
-        by_name.setdefault(run[R["runbook"]], []).append(run)
+        by_name.setdefault(_get(run, "runbook"), []).append(run)
     rows = []
     for contingency in sorted(by_name):
         for run in reversed(by_name[contingency][:last]):
@@ -162,7 +164,7 @@ def _one_step(step_id: str | None, pairs: list[tuple[Run, list[str]]]) -> tuple[
     messages = [_step(step, "message") or outcomes[i] for i, (_, step) in enumerate(pairs)]
     flips: dict[tuple[Any, Any], set[str]] = {}
     for (run, _), outcome in zip(pairs, outcomes, strict=True):
-        key = (run[R["file_sha256"]], run[R["environment"]])
+        key = (_get(run, "file_sha256"), _get(run, "environment"))
         flips.setdefault(key, set()).add(
             "passed" if outcome == "passed" else "failed" if outcome in FAILED else ""
         )
