@@ -52,6 +52,7 @@ class Recorder:
         self.logged = 0  # lines in the step log
         self.sections_written = 0  # sections in the last whole record (the log can address these)
         self.written_at = 0.0
+        self.written_json = "{}"
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -95,7 +96,7 @@ class Recorder:
     def _index(self) -> None:
         """Add the final record's rows to the index: a cache, so a failure only costs speed."""
         assert self.journal is not None and self.path is not None
-        record = Record(self._rel(), json.loads(self.journal.model_dump_json()), self.process, None)
+        record = Record(self._rel(), json.loads(self.written_json), self.process, None)
         try:
             bad = append_records(self.directory, [record])
         except (OSError, UserError) as exc:
@@ -136,13 +137,15 @@ class Recorder:
         """Write the journal as it is now (after adding to `journal.extra`, say)."""
         if self.journal is None or self.path is None or self.broken:
             return
+        text = self.journal.model_dump_json()
         try:
-            write_record(self.path, self.journal.model_dump_json(), self.process, durable, self.logged)
+            write_record(self.path, text, self.process, durable, self.logged)
         except OSError as exc:
             self._broke(exc)
             return
         self.sections_written = len(self.journal.sections)
         self.written_at = time.monotonic()
+        self.written_json = text  # the final one is indexed without serializing it again
 
     def _broke(self, exc: OSError) -> None:
         self.broken = True
