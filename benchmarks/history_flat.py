@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from history_steps import NAME, template  # noqa: E402
+
 from runbook_engine.history.index import append_records  # noqa: E402
 from runbook_engine.history.journals import Record, record_path, write_record  # noqa: E402
 from runbook_engine.history.liveness import ProcessId  # noqa: E402
