@@ -220,6 +220,7 @@ def append(directory: Path, prepared: list[Entry]) -> None:
         return
     with locked(directory / LOCK_NAME, exclusive=True):
         gen = current_generation(directory) or _new_generation(directory, "1")
+        gen.mkdir(parents=True, exist_ok=True)  # CURRENT may outlive a folder deleted by hand
         with _open_all(gen) as fds:
             sizes = {name: os.fstat(fd).st_size for name, fd in fds.items()}
             try:
