@@ -98,12 +98,11 @@ class Recorder:
         assert self.journal is not None and self.path is not None
         record = Record(self._rel(), json.loads(self.written_json), self.process, None)
         try:
-            bad = append_records(self.directory, [record])
+            append_records(self.directory, [record])  # a record that does not fit: readers name it
         except (OSError, UserError) as exc:
             sys.stderr.write(f"history: cannot index this run in {self.directory}: {exc}\n")
-            return
-        if not bad:
-            mark_closed(self.directory, self.journal.run_id)
+            return  # still listed in open/: the next run indexes it
+        mark_closed(self.directory, self.journal.run_id)
 
     def _guard(self, write: Callable[[], None]) -> None:
         try:

@@ -55,6 +55,31 @@ def test_records_are_indexed_once_and_the_index_is_rebuilt(project: Project, his
     assert len(_journals(history)) == 3
 
 
+def test_indexed_runs_are_answered_without_reading_their_records(project: Project, history: Path) -> None:
+    """Once indexed, a record is not read again: every view answers from the index alone."""
+    before = {
+        view: project.cli("history", *args, "-f", "json").out
+        for view, args in {
+            "list": [],
+            "steps": ["demo", "--steps"],
+            "sql": ["--sql", "SELECT * FROM steps ORDER BY run_id, position"],
+        }.items()
+    }
+    assert json.loads(before["list"])
+    for path in (history / "runs" / "demo").glob("*.json"):
+        data = json.loads(path.read_text())
+        data["journal"]["sections"] = []  # what a reader of the records would now see
+        path.write_text(json.dumps(data))
+    after = {
+        "list": project.cli("history", "-f", "json").out,
+        "steps": project.cli("history", "demo", "--steps", "-f", "json").out,
+        "sql": project.cli(
+            "history", "--sql", "SELECT * FROM steps ORDER BY run_id, position", "-f", "json"
+        ).out,
+    }
+    assert after == before
+
+
 def test_torn_and_duplicate_index_rows_are_ignored(project: Project, history: Path) -> None:
     """A half-written row at the end of each index file, and a record indexed twice, change no answer."""
     project.cli("history")
