@@ -32,7 +32,6 @@ from runbook_engine.history.liveness import ProcessId, is_alive
 FORMAT = "runbook-history"
 FORMAT_VERSION = 1
 KIND_FOLDERS = {"run": "runs", "drill": "drills"}
-STORE_NAME = "history.duckdb"
 LOCK_NAME = ".lock"
 
 
