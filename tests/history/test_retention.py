@@ -94,3 +94,30 @@ def test_retention_from_the_environment_applies_after_each_run(
         "history retention: $RUNBOOK_HISTORY_KEEP='0' must be more than 0\n",
     )
     assert len(records(tmp_path / ".runbook" / "history", "quick")) == 2
+
+
+def test_a_runs_retention_compacts_the_index_once_enough_records_went(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleted records are counted per index generation; at COMPACT_EVERY the index is rewritten without them."""
+    from runbook_engine.history import retention
+    from runbook_engine.history.store import load
+
+    monkeypatch.setattr(retention, "COMPACT_EVERY", 3)
+    history = tmp_path / "history"
+    for n in range(6):
+        t = T0 + timedelta(hours=n)
+        store(history, journal(run_id_at(t, n), t, {"a": ("passed", 1.0)}))
+    load(history)  # indexes the six
+    gen = current_generation(history)
+    assert gen is not None and len(read_runs(gen)) == 6
+    now = datetime.now(UTC)
+    removed = retention.prune_folder(history, "run", "demo", retention.Retention(keep=5), now)
+    assert (len(removed), retention.compact_if_due(history, len(removed))) == (1, 0)  # 1 of 3: not yet
+    assert current_generation(history) == gen and len(read_runs(gen)) == 6
+    removed = retention.prune_folder(history, "run", "demo", retention.Retention(keep=3), now)
+    assert (len(removed), retention.compact_if_due(history, len(removed))) == (2, 3)  # 3 of 3: compacted
+    new = current_generation(history)
+    assert new is not None and new != gen and len(read_runs(new)) == 3
+    snap = load(history)
+    assert [len(snap.steps(run)) for run in snap.runs] == [1, 1, 1]  # blocks found at their new offsets
