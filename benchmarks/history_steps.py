@@ -1,13 +1,14 @@
 """How long `runbook history NAME --steps` takes over 10,000 recorded runs of a 30-step runbook.
 
-Fills a fresh history folder with record files exactly as the recorder writes them
-(3 sections x 10 steps, realistic outputs and evidence), then times the real command
-in a subprocess:
+Fills a fresh history folder exactly as the recorder leaves it (3 sections x 10 steps,
+realistic outputs and evidence; the record file, then the run's index entry as it ends),
+then times the real command in a subprocess:
 
 - with 1,000 runs, then with 10,000 runs;
-- each time the first query (it folds the new records into the DuckDB store: the
-  uncompacted baseline) and the next ones (answered from the store: the steady state);
+- each time the first query right after the runs were recorded, and the next ones;
 - `runbook --version` as the floor (interpreter and CLI start-up, no history at all).
+
+(benchmarks/history_flat.py times every history command, and the code before the index.)
 
 Usage: .venv/bin/python benchmarks/history_steps.py [--runs 10000] [--keep DIR]
 """
@@ -28,7 +29,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from runbook_engine.history.journals import record_path, write_record
+from runbook_engine.history.index import append_records
+from runbook_engine.history.journals import Record, record_path, write_record
 from runbook_engine.history.liveness import ProcessId
 from runbook_engine.journal import ExpectationResult, RunJournal, SectionResult, StepResult
 
@@ -117,7 +119,10 @@ def fill(history: Path, first: int, count: int, rng: random.Random) -> None:
             file_sha256=f"{i // 1000:064x}",  # the runbook file changes every 1,000 runs
             verdict="NO-GO" if failed else "GO",
         )
-        write_record(record_path(history, "run", NAME, run_id), json.dumps(data), proc)
+        path = record_path(history, "run", NAME, run_id)
+        text = json.dumps(data)
+        write_record(path, text, proc)
+        append_records(history, [Record(path.relative_to(history).as_posix(), json.loads(text), proc, None)])
 
 
 def timed(args: list[str], cwd: Path) -> tuple[float, float, str]:
@@ -185,15 +190,15 @@ def main() -> None:
             first, steady = query(history, base)
             results.append((target, first, steady))
             print(
-                f"{target:>6,} runs: first query (folds {target - done:,} new records) {show(first)}, "
-                f"then from the store {show(steady)} (median of {REPEATS})"
+                f"{target:>6,} runs: first query after {target - done:,} new runs {show(first)}, "
+                f"then {show(steady)} (median of {REPEATS})"
             )
-        size = (history / "history.duckdb").stat().st_size / 1e6
-        print(f"store: {size:.1f} MB for {opts.runs:,} runs x {SECTIONS * STEPS_PER_SECTION} steps")
+        size = sum(p.stat().st_size for p in (history / "index").rglob("*.csv")) / 1e6
+        print(f"index: {size:.1f} MB for {opts.runs:,} runs x {SECTIONS * STEPS_PER_SECTION} steps")
         print()
         print("runbook history NAME --steps (30 steps, last 20 runs), wall time (CPU time):")
         for target, first, steady in results:
-            print(f"  {target:>6,} runs  first, folding {show(first)}   compacted {show(steady)}")
+            print(f"  {target:>6,} runs  first {show(first)}   next {show(steady)}")
         print(f"  start-up floor (runbook --version)  {show(floor)}")
     finally:
         if opts.keep is None:

@@ -70,6 +70,13 @@ def history_cmd(
             show_default=False,
         ),
     ] = None,
+    sql_timeout: Annotated[
+        str,
+        typer.Option("--sql-timeout", help="--sql: stop the query after this long (30s, 5m)."),
+    ] = "30s",
+    sql_memory: Annotated[
+        str, typer.Option("--sql-memory", help="--sql: most memory the query may use (512MB, 2GB).")
+    ] = "1GB",
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     keep: Annotated[
         int | None,
@@ -93,41 +100,59 @@ def history_cmd(
             raise UserError("history prune takes only --keep and --days")
         _prune(folder, keep, days)
         return
+    _check_options(keep, days, name, sql, steps, drills, since, sql_timeout != "30s" or sql_memory != "1GB")
+    from runbook_engine.history import views
+    from runbook_engine.history.store import load
+
+    cutoff = _parse_since(since)
+    if sql is not None:
+        from runbook_engine.history.sql import user_sql  # the one view that needs DuckDB
+
+        timeout_s = _parse_timeout(sql_timeout)
+        columns, rows = user_sql(load(folder), sql, timeout_s, sql_memory)
+        _emit(columns, rows, fmt)
+        return
+    snap = load(folder)
+    if drills:
+        columns, rows = views.drill_stats(snap, name, last, cutoff)
+        _emit(columns, rows, fmt, empty=_nothing("drills", name, folder))
+        if fmt is Format.table and rows:
+            _drill_trends(columns, rows)
+        return
+    if steps:
+        assert name is not None
+        (columns, rows), used, total = views.step_stats(snap, name, last)
+        if fmt is Format.table and rows:
+            print(f"{name}: steps over the last {used} runs (of {total} recorded)")
+        _emit(columns, rows, fmt, empty=_nothing("runs", name, folder))
+        return
+    columns, rows = views.list_runs(snap, name, last, cutoff)
+    _emit(columns, rows, fmt, empty=_nothing("runs", name, folder))
+
+
+def _check_options(
+    keep: int | None,
+    days: float | None,
+    name: str | None,
+    sql: str | None,
+    steps: bool,
+    drills: bool,
+    since: str | None,
+    sql_limits: bool,
+) -> None:
+    """Options that do not go together: usage errors before anything is read."""
     if keep is not None or days is not None:
         raise UserError("--keep and --days go with `runbook history prune`")
     if sql is not None and (name or steps or drills or since):
         raise UserError("--sql stands alone: put filters in the query")
+    if sql is None and (sql_limits):
+        raise UserError("--sql-timeout and --sql-memory go with --sql")
     if steps and drills:
         raise UserError("choose one of --steps and --drills")
     if steps and not name:
         raise UserError("--steps needs a runbook name: runbook history NAME --steps")
     if steps and since:
         raise UserError("--steps looks at the last N runs: use --last, not --since")
-
-    from runbook_engine.history import queries
-    from runbook_engine.history.store import open_history
-
-    cutoff = _parse_since(since)
-    with open_history(folder) as con:
-        if sql is not None:
-            columns, rows = queries.user_sql(con, sql)
-            _emit(columns, rows, fmt)
-            return
-        if drills:
-            columns, rows = queries.drill_stats(con, name, last, cutoff)
-            _emit(columns, rows, fmt, empty=_nothing("drills", name, folder))
-            if fmt is Format.table and rows:
-                _drill_trends(columns, rows)
-            return
-        if steps:
-            assert name is not None
-            (columns, rows), used, total = queries.step_stats(con, name, last)
-            if fmt is Format.table and rows:
-                print(f"{name}: steps over the last {used} runs (of {total} recorded)")
-            _emit(columns, rows, fmt, empty=_nothing("runs", name, folder))
-            return
-        columns, rows = queries.list_runs(con, name, last, cutoff)
-        _emit(columns, rows, fmt, empty=_nothing("runs", name, folder))
 
 
 def _project_dir(directory: Path | None) -> Path:
@@ -137,7 +162,7 @@ def _project_dir(directory: Path | None) -> Path:
 
 
 def _prune(folder: Path, keep: int | None, days: float | None) -> None:
-    from runbook_engine.history.retention import Retention, prune_all
+    from runbook_engine.history.retention import Retention, compact_if_due, prune_all
 
     try:
         retention = Retention(keep, days) if keep is not None or days is not None else Retention.from_env()
@@ -151,11 +176,20 @@ def _prune(folder: Path, keep: int | None, days: float | None) -> None:
         )
     removed = prune_all(folder, retention) if folder.is_dir() else []
     if removed:
-        from runbook_engine.history.store import open_history
-
-        with open_history(folder):
-            pass  # folds: drops the rows of the deleted records now rather than at the next query
+        compact_if_due(folder, len(removed), force=True)  # the index without them, now
     print(f"pruned {len(removed)} runs; kept {retention.describe()}")
+
+
+def _parse_timeout(text: str) -> float:
+    from runbook_engine.format.durations import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise UserError(f"--sql-timeout {text!r}: {exc}") from None
+    if not 0 < seconds <= 86400:
+        raise UserError(f"--sql-timeout {text!r}: give a time between 1ms and 24h, e.g. 30s or 5m")
+    return seconds
 
 
 def _parse_since(text: str | None) -> datetime | None:

@@ -3,8 +3,9 @@
     <history>/runs/<runbook>/<run_id>.json      a run
     <history>/runs/<runbook>/.<run_id>.steps.jsonl  steps finished since that file was written
     <history>/drills/<contingency>/<run_id>.json a drill
-    <history>/history.duckdb                    the query store (a cache, rebuilt from the records)
-    <history>/.lock                             taken by `runbook history` while it reads or folds
+    <history>/index/                            the rows of finished records, for queries (index.py)
+    <history>/open/<run_id>                     a run in progress (stuck.py)
+    <history>/.lock                             held while the index is appended to or compacted
 
 Each run writes only its own files, so any number of runs can record at once without a
 lock; a reader sees either the previous or the next complete version of a record.
@@ -31,7 +32,6 @@ from runbook_engine.history.liveness import ProcessId, is_alive
 FORMAT = "runbook-history"
 FORMAT_VERSION = 1
 KIND_FOLDERS = {"run": "runs", "drill": "drills"}
-STORE_NAME = "history.duckdb"
 LOCK_NAME = ".lock"
 
 
@@ -182,11 +182,11 @@ def list_folder(directory: Path, kind: str, name: str) -> list[Path]:
 
 def _json_files(folder: Path) -> list[str]:
     try:
-        with os.scandir(folder) as entries:
-            # Dot files are half-written temporaries of a record being replaced.
-            return [e.name for e in entries if e.name.endswith(".json") and not e.name.startswith(".")]
+        names = os.listdir(folder)  # names only: 10,000 of them in a few milliseconds
     except (FileNotFoundError, NotADirectoryError):
         return []
+    # Dot files are half-written temporaries of a record being replaced.
+    return [n for n in names if n.endswith(".json") and n[0] != "."]
 
 
 def parse_time(value: object) -> datetime | None:

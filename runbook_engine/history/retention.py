@@ -1,8 +1,9 @@
 """Retention: keep the last N runs of each runbook and/or the runs of the last N days.
 
-Pruning deletes record files only; the query store notices that they are gone and
-drops their rows the next time `runbook history` reads it. A run still in progress is
-never deleted.
+Pruning deletes record files; readers of the index leave out the entries of records that
+are gone at once, and the index itself is compacted (rewritten without them) by
+`runbook history prune`, or by a run's own retention once COMPACT_EVERY records were
+deleted since the last compaction. A run still in progress is never deleted.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from runbook_engine.history.index import compact, current_generation
 from runbook_engine.history.journals import (
     KIND_FOLDERS,
     RecordError,
     list_folder,
+    list_records,
     read_record,
     step_log_path,
 )
 
 ENV_KEEP = "RUNBOOK_HISTORY_KEEP"
 ENV_DAYS = "RUNBOOK_HISTORY_DAYS"
+COMPACT_EVERY = 1000  # records deleted before a run's retention compacts the index
 
 
 @dataclass(frozen=True)
@@ -134,3 +138,17 @@ def _started(path: Path) -> datetime:
         return datetime.fromtimestamp(path.stat().st_mtime, UTC)
     except OSError:
         return datetime.max.replace(tzinfo=UTC)  # gone already: nothing to prune
+
+
+def compact_if_due(directory: Path, removed: int, force: bool = False) -> int:
+    """Count deleted records against the index; compact it when due (or forced). Returns
+    the index entries dropped."""
+    gen = current_generation(directory)
+    if gen is None or (removed == 0 and not force):
+        return 0
+    counter = gen / "pruned"  # one byte per record deleted since this generation began
+    with counter.open("ab") as fh:
+        fh.write(b"x" * removed)
+    if force or counter.stat().st_size >= COMPACT_EVERY:
+        return compact(directory, list_records(directory))
+    return 0

@@ -48,7 +48,7 @@ def test_eight_concurrent_runs_are_all_recorded(tmp_path: Path) -> None:
         )
         for i in range(8)
     ]
-    # Readers fold finished records into the store while the other runs still write theirs.
+    # Readers read the index while the other runs still append to it.
     readers = 0
     while any(p.poll() is None for p in runs) and readers < 3:
         assert run_cli(root, "history", "--last", "100").returncode == 0
@@ -127,8 +127,18 @@ def test_killed_run_shows_aborted_with_its_finished_steps(tmp_path: Path) -> Non
             root, "--sql", f"SELECT step_id, outcome FROM steps WHERE run_id = '{run_id}' ORDER BY position"
         )
         assert steps == [{"step_id": "first", "outcome": "passed"}]
-        # Folded into the store as aborted: the record is final.
-        stored = history_json(root, "--sql", "SELECT status, journal FROM store.runs")
+        # Closed on disk as aborted, with the reason, its step log merged in, and indexed.
+        saved = records(history, "killed")[0]["journal"]
+        assert (saved["status"], saved["reasons"][0].split(" (")[0]) == (
+            "aborted",
+            "aborted: the run's process",
+        )
+        assert [s["outcome"] for sec in saved["sections"] for s in sec["steps"] if s["duration_s"]] == [
+            "passed"
+        ]
+        assert not list(history.glob("runs/killed/.*.steps.jsonl"))
+        assert not list((history / "open").iterdir())
+        stored = history_json(root, "--sql", "SELECT status, journal FROM runs")
         assert stored == [{"status": "aborted", "journal": f"runs/killed/{run_id}.json"}]
         per_step = history_json(root, "killed", "--steps")
         assert [(s["step_id"], s["runs"], s["passed"]) for s in per_step] == [("first", 1, 1)]
@@ -178,8 +188,8 @@ main(sys.argv[1:])
 """
 
 
-def test_recording_a_run_does_not_import_duckdb(tmp_path: Path) -> None:
-    """`runbook run` records its history without importing DuckDB; `runbook history` imports it."""
+def test_only_sql_imports_duckdb(tmp_path: Path) -> None:
+    """`runbook run` and the common history views never import DuckDB; `history --sql` does."""
     root = _project(tmp_path, "quick", QUICK)
     ran = subprocess.run(
         [sys.executable, "-c", PROBE, "run", "quick"], cwd=root, capture_output=True, text=True
@@ -187,5 +197,13 @@ def test_recording_a_run_does_not_import_duckdb(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stderr
     assert "DUCKDB:False" in ran.stderr
     assert len(records(root / ".runbook" / "history", "quick")) == 1
-    read = subprocess.run([sys.executable, "-c", PROBE, "history"], cwd=root, capture_output=True, text=True)
-    assert "DUCKDB:True" in read.stderr
+    for view in (["history"], ["history", "quick", "--steps"], ["history", "--drills"]):
+        read = subprocess.run([sys.executable, "-c", PROBE, *view], cwd=root, capture_output=True, text=True)
+        assert (read.returncode, read.stderr) == (0, "DUCKDB:False\n"), view
+    sql = subprocess.run(
+        [sys.executable, "-c", PROBE, "history", "--sql", "SELECT 1"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert (sql.returncode, sql.stderr) == (0, "DUCKDB:True\n")

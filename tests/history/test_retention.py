@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from runbook_engine.history.index import current_generation, read_runs
 from tests.conftest import Project
 from tests.support.history import T0, journal, records, run_id_at, store
 
@@ -28,7 +29,7 @@ def _ids(project: Project) -> list[str]:
 
 
 def test_prune_keeps_the_last_runs_of_each_runbook(project: Project, tmp_path: Path) -> None:
-    """--keep N keeps the N newest runs of every runbook; the store forgets the rest at once."""
+    """--keep N keeps the N newest runs of every runbook; the index is compacted without the rest."""
     history = tmp_path / ".runbook" / "history"
     ids: dict[str, list[str]] = {"demo": [], "other": []}
     for n in range(5):
@@ -36,13 +37,14 @@ def test_prune_keeps_the_last_runs_of_each_runbook(project: Project, tmp_path: P
             t = T0 + timedelta(hours=n)
             kept.append(run_id_at(t, n))
             store(history, journal(kept[-1], t, {"a": ("passed", 1.0)}, runbook=name))
-    assert len(_ids(project)) == 10  # folded into the store
+    assert len(_ids(project)) == 10  # indexed by this first reader
     result = project.cli("history", "prune", "--keep", "2")
     assert (result.code, result.out) == (0, "pruned 6 runs; kept the last 2 runs of each runbook\n")
     assert sorted(_ids(project)) == sorted(ids["demo"][3:] + ids["other"][3:])
-    stored = json.loads(
-        project.cli("history", "--sql", "SELECT count(*) AS n FROM store.steps", "-f", "json").out
-    )
+    gen = current_generation(history)
+    assert gen is not None and len(read_runs(gen)) == 4  # compacted: the pruned entries are gone
+    assert (gen / "steps.csv").read_text().count("\n") == 4
+    stored = json.loads(project.cli("history", "--sql", "SELECT count(*) AS n FROM steps", "-f", "json").out)
     assert stored == [{"n": 4}]
     assert [r["journal"]["run_id"] for r in records(history, "demo")] == ids["demo"][3:]
 
@@ -92,3 +94,30 @@ def test_retention_from_the_environment_applies_after_each_run(
         "history retention: $RUNBOOK_HISTORY_KEEP='0' must be more than 0\n",
     )
     assert len(records(tmp_path / ".runbook" / "history", "quick")) == 2
+
+
+def test_a_runs_retention_compacts_the_index_once_enough_records_went(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleted records are counted per index generation; at COMPACT_EVERY the index is rewritten without them."""
+    from runbook_engine.history import retention
+    from runbook_engine.history.store import load
+
+    monkeypatch.setattr(retention, "COMPACT_EVERY", 3)
+    history = tmp_path / "history"
+    for n in range(6):
+        t = T0 + timedelta(hours=n)
+        store(history, journal(run_id_at(t, n), t, {"a": ("passed", 1.0)}))
+    load(history)  # indexes the six
+    gen = current_generation(history)
+    assert gen is not None and len(read_runs(gen)) == 6
+    now = datetime.now(UTC)
+    removed = retention.prune_folder(history, "run", "demo", retention.Retention(keep=5), now)
+    assert (len(removed), retention.compact_if_due(history, len(removed))) == (1, 0)  # 1 of 3: not yet
+    assert current_generation(history) == gen and len(read_runs(gen)) == 6
+    removed = retention.prune_folder(history, "run", "demo", retention.Retention(keep=3), now)
+    assert (len(removed), retention.compact_if_due(history, len(removed))) == (2, 3)  # 3 of 3: compacted
+    new = current_generation(history)
+    assert new is not None and new != gen and len(read_runs(new)) == 3
+    snap = load(history)
+    assert [len(snap.steps(run)) for run in snap.runs] == [1, 1, 1]  # blocks found at their new offsets
