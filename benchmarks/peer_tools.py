@@ -119,7 +119,7 @@ def chaos_case(work: Path, urls: list[str], venv_bin: Path) -> Case:
     return Case(argv, work, env, passed)
 
 
-PYINFRA_DEPLOY = '''import json
+PYINFRA_DEPLOY = """import json
 import urllib.request
 
 from pyinfra.operations import python
@@ -134,7 +134,7 @@ def check(url):
 
 for i, url in enumerate({urls!r}, 1):
     python.call(name=f"Check {{i}}", function=check, url=url)
-'''
+"""
 
 
 def pyinfra_case(work: Path, urls: list[str], venv_bin: Path) -> Case:
@@ -161,8 +161,8 @@ def ansible_case(work: Path, urls: list[str], venv_bin: Path) -> Case:
         f"- hosts: localhost\n  gather_facts: false\n  tasks:\n{tasks}", encoding="utf-8"
     )
     env = base_env(venv_bin)
-    for key, sub in (("ANSIBLE_HOME", "home"), ("ANSIBLE_LOCAL_TEMP", "tmp"), ("ANSIBLE_REMOTE_TEMP", "rtmp")):
-        env[key] = str(work / sub)
+    env.update(ANSIBLE_HOME=str(work / "home"), ANSIBLE_LOCAL_TEMP=str(work / "tmp"))
+    env["ANSIBLE_REMOTE_TEMP"] = str(work / "rtmp")
     env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")
     argv = [str(venv_bin / "ansible-playbook"), "-i", "hosts", "site.yml"]
     return Case(argv, work, env)

@@ -114,7 +114,8 @@ class Bench:
     def verify_fairness(self, tool: str) -> None:
         n = self.checks
         self.must_fail(tool, "server-down", [closed_port_url()] * n)
-        self.must_fail(tool, "last-check-wrong-field", [self.health] * (n - 1) + [f"{self.server.url}/degraded"])
+        last_wrong = [self.health] * (n - 1) + [f"{self.server.url}/degraded"]
+        self.must_fail(tool, "last-check-wrong-field", last_wrong)
 
 
 def fmt_s(x: float) -> str:
@@ -133,7 +134,9 @@ def goal(label: str, value: float, limit: float, unit: str = "x") -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5, help="timed rounds (medians of these)")
     parser.add_argument("--checks", type=int, default=20)
     parser.add_argument("--tools", default="runbook,chaos,pyinfra,ansible")
@@ -193,17 +196,19 @@ def report(bench: Bench, tools: list[str], runs: int) -> None:
         f"\n{n} local HTTP checks (GET /health, expect status 200 and json status == healthy); "
         f"median of {runs} alternating rounds\n"
     )
-    head = f"{'tool':<18} {'whole process':>13} {'CPU':>9} {'1 check':>9} {'per check beyond start-up':>27} {'runbook/peer':>13}"
-    print(head)
-    print("-" * len(head))
+    head = (
+        f"{'tool':<17} {'whole process':>13} {'its CPU':>8} {'1 check':>8}  "
+        f"{'per check beyond start-up':>25}  {'runbook/peer':>12}"
+    )
+    print(f"{head}\n{'-' * len(head)}")
     ours = med(wall[("runbook", n)])
     for tool in tools:
         whole = med(wall[(tool, n)])
-        ratio = "" if tool == "runbook" else f"{ours / whole:12.2f}x"
-        per = f"{fmt_ms(med(per_check[tool]))} wall, {med(per_check_cpu[tool]) * 1000:5.1f} CPU"
+        ratio = "" if tool == "runbook" else f"{ours / whole:.2f}x"
+        per = f"{med(per_check[tool]) * 1000:6.1f} ms ({med(per_check_cpu[tool]) * 1000:5.1f} CPU)"
         print(
-            f"{TOOLS[tool][0]:<18} {fmt_s(whole):>13} {fmt_s(med(cpu[(tool, n)])):>9} "
-            f"{fmt_s(med(wall[(tool, 1)])):>9} {per:>27} {ratio:>13}"
+            f"{TOOLS[tool][0]:<17} {fmt_s(whole):>13} {fmt_s(med(cpu[(tool, n)])):>8} "
+            f"{fmt_s(med(wall[(tool, 1)])):>8}  {per:>25}  {ratio:>12}"
         )
     print()
     for name, values in base.items():
