@@ -1,0 +1,53 @@
+"""The drill's time to recover against a recovery whose real moment is known exactly."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from tests.conftest import Project
+from tests.drills.recovery_server import RecoveryServer, contingency
+
+
+def _error_s(journal: dict[str, object]) -> float:
+    """Measured recovery moment (detected_at + time_to_recover_s) minus the real one."""
+    drill = journal["extra"]["drill"]  # type: ignore[index]
+    measured = datetime.fromisoformat(drill["detected_at"]).timestamp() + drill["time_to_recover_s"]
+    return float(measured - journal["_true"])  # type: ignore[operator]
+
+
+def test_time_to_recover_is_close_to_the_real_recovery_at_the_default_poll(
+    project: Project, tmp_path: Path
+) -> None:
+    """At the default poll the measured recovery brackets the real one: within its stated bound, and 200 ms."""
+    report = tmp_path / "recover.json"
+    with RecoveryServer() as server:
+        # 0.35 s: a moment just after an old-style round (every poll + a check) had started.
+        project.write("runbooks/c.yaml", contingency(server.url, after=0.35))
+        result = project.cli("recover", "api-down", "--report", str(report))
+        true_moment = server.recovered_wall
+    assert result.code == 0, result.out
+    journal = json.loads(report.read_text())
+    journal["_true"] = true_moment
+    drill = journal["extra"]["drill"]
+    assert (drill["recovered"], drill["within_rto"]) == (True, True)
+    # The real moment lies between the last observation that failed and the first that
+    # passed; the drill reports their middle and half their distance (+ slack for load).
+    assert "time_to_recover_within_s" in drill, drill
+    assert abs(_error_s(journal)) <= drill["time_to_recover_within_s"] + 0.05, (_error_s(journal), drill)
+    assert abs(_error_s(journal)) < 0.2, _error_s(journal)
+    assert drill["time_to_recover_s"] > 0.35 - 0.2  # the recovery came 0.35 s after the detection, or later
+
+
+def test_recovered_at_and_detected_at_agree_with_the_time_to_recover(
+    project: Project, tmp_path: Path
+) -> None:
+    """recovered_at - detected_at is time_to_recover_s: the wall times name the same moments."""
+    report = tmp_path / "recover.json"
+    with RecoveryServer() as server:
+        project.write("runbooks/c.yaml", contingency(server.url, after=0.1))
+        assert project.cli("recover", "api-down", "--report", str(report)).code == 0
+    drill = json.loads(report.read_text())["extra"]["drill"]
+    span = datetime.fromisoformat(drill["recovered_at"]) - datetime.fromisoformat(drill["detected_at"])
+    assert abs(span.total_seconds() - drill["time_to_recover_s"]) < 0.002
