@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import traceback
+import types
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 from runbook_engine.cli import core as _core  # noqa: F401  (registers its commands)
 from runbook_engine.cli import drill as _drill  # noqa: F401
@@ -27,11 +28,32 @@ __all__ = ["app", "main"]
 
 
 def _crash_log() -> Path:
+    import tempfile  # only when something crashed
+
     return Path(tempfile.gettempdir()) / f"runbook-crash-{os.getpid()}.log"
+
+
+def _without_httpx_cli() -> None:
+    """Let `import httpx` skip httpx's own command-line client.
+
+    httpx's __init__ imports httpx._main (its `httpx` command: click, rich.syntax and
+    pygments' table of lexers, ~40 ms of every run with an http step); this process never
+    runs that command, so a stub stands in for it. Nothing changes if httpx is already in.
+    """
+    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+        return
+    stub = types.ModuleType("httpx._main")
+
+    def _main() -> None:
+        raise SystemExit("httpx's command-line client is not loaded inside runbook")
+
+    stub.main = _main  # type: ignore[attr-defined]
+    sys.modules["httpx._main"] = stub
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors exit 2 with one line each; bugs exit 3 with a log file."""
+    _without_httpx_cli()
     err = console(stderr=True)
     code = run_guarded(lambda: _dispatch(argv, err))
     sys.exit(code if isinstance(code, int) else 0)
@@ -58,6 +80,8 @@ def _dispatch(argv: list[str] | None, err: Console) -> Any:
         err.print("interrupted")
         code = EXIT_INTERRUPTED
     except Exception:
+        import traceback  # only when something crashed
+
         log = _crash_log()
         log.write_text(traceback.format_exc(), encoding="utf-8")
         err.print(f"runbook crashed (a bug, not your input); the traceback is in {log}", markup=False)
