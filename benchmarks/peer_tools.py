@@ -49,7 +49,8 @@ def base_env(venv_bin: Path) -> dict[str, str]:
     return env
 
 
-def runbook_case(work: Path, urls: list[str], venv_bin: Path) -> Case:
+def runbook_case(work: Path, urls: list[str], venv_bin: Path, tree: Path = ROOT) -> Case:
+    """`tree`: the folder whose runbook_engine/ runs (an earlier commit's, for before/after)."""
     steps = "\n".join(
         f"      - {{name: Check {i}, check: http, with: {{url: '{url}'}}, "
         f'expect: [status == 200, json.status == "healthy"]}}'
@@ -62,6 +63,7 @@ def runbook_case(work: Path, urls: list[str], venv_bin: Path) -> Case:
     )
     env = base_env(venv_bin)
     env["PATH"] = env["PATH"].split(os.pathsep, 1)[1]  # the project's python, not the side venv's
+    env["PYTHONPATH"] = str(tree)
     argv = [sys.executable, "-m", "runbook_engine", "run", "peers", "--no-history"]
     return Case(argv, work, env)
 

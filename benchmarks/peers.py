@@ -22,6 +22,7 @@ never into the project's venv.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import resource
@@ -36,7 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.peer_tools import TOOLS, Case, base_env  # noqa: E402  (after sys.path)
+from benchmarks.before import DEFAULT_BEFORE, before_tree  # noqa: E402  (after sys.path)
+from benchmarks.peer_tools import TOOLS, Case, base_env, runbook_case  # noqa: E402
 from tests.support.httpserver import Server  # noqa: E402
 
 REQUIREMENTS = ROOT / "benchmarks" / "peers-requirements.txt"
@@ -141,11 +143,20 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=20)
     parser.add_argument("--tools", default="runbook,chaos,pyinfra,ansible")
     parser.add_argument("--venv", type=Path, default=ROOT / "benchmarks" / ".peers-venv")
+    parser.add_argument(
+        "--before", default=DEFAULT_BEFORE, help="also time runbook at this commit; 'none' to skip"
+    )
     args = parser.parse_args()
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = [t for t in tools if t not in TOOLS]
     if unknown or "runbook" not in tools:
         raise SystemExit(f"--tools: runbook plus any of {', '.join(TOOLS)} (got {args.tools})")
+    if args.before != "none":
+        TOOLS["before"] = (
+            f"runbook {args.before}",
+            functools.partial(runbook_case, tree=before_tree(args.before)),
+        )
+        tools.insert(tools.index("runbook") + 1, "before")
     venv_bin = ensure_venv(args.venv.resolve())
     n = args.checks
     with tempfile.TemporaryDirectory(prefix="runbook-peers-") as tmp:
@@ -198,21 +209,32 @@ def report(bench: Bench, tools: list[str], runs: int) -> None:
     )
     head = (
         f"{'tool':<17} {'whole process':>13} {'its CPU':>8} {'1 check':>8}  "
-        f"{'per check beyond start-up':>25}  {'runbook/peer':>12}"
+        f"{'per check beyond start-up':>25}  {'runbook/peer':>12} {'(CPU)':>7}"
     )
     print(f"{head}\n{'-' * len(head)}")
-    ours = med(wall[("runbook", n)])
+    ours, ours_cpu = med(wall[("runbook", n)]), med(cpu[("runbook", n)])
     for tool in tools:
         whole = med(wall[(tool, n)])
-        ratio = "" if tool == "runbook" else f"{ours / whole:.2f}x"
+        ratio = "" if tool in ("runbook", "before") else f"{ours / whole:.2f}x"
+        cpu_ratio = "" if not ratio else f"{ours_cpu / med(cpu[(tool, n)]):.2f}x"
         per = f"{med(per_check[tool]) * 1000:6.1f} ms ({med(per_check_cpu[tool]) * 1000:5.1f} CPU)"
         print(
             f"{TOOLS[tool][0]:<17} {fmt_s(whole):>13} {fmt_s(med(cpu[(tool, n)])):>8} "
-            f"{fmt_s(med(wall[(tool, 1)])):>8}  {per:>25}  {ratio:>12}"
+            f"{fmt_s(med(wall[(tool, 1)])):>8}  {per:>25}  {ratio:>12} {cpu_ratio:>7}"
         )
-    print()
+    print(
+        "\n(CPU: user + system time of the process and its children; steadier than wall time"
+        " on a busy machine)\n"
+    )
     for name, values in base.items():
         print(f"{name:<52} {fmt_ms(med(values))}")
+    if "before" in tools:
+        then, now = med(wall[("before", n)]), ours
+        then_pc, now_pc = med(per_check["before"]), med(per_check["runbook"])
+        print(
+            f"\nrunbook before -> after: whole process {then:.2f} s -> {now:.2f} s ({now / then:.2f}x); "
+            f"per check {then_pc * 1000:.1f} ms -> {now_pc * 1000:.1f} ms"
+        )
     print("\ngoals (issue 12)")
     if "chaos" in tools:
         print(goal("runbook whole process / Chaos Toolkit", ours / med(wall[("chaos", n)]), 1.0))
