@@ -12,8 +12,9 @@ How precise the moments are (docs/gates-and-drills.md, "How a drill times recove
 check sees the system at the middle of its request (or of the check, for plugins that do
 not report `elapsed_ms`), not when the engine is done with it. A change (scenario seen,
 recovery) happened between the last observation without it and the first with it; the
-moment reported is the middle of the two, within half their distance. While the verdict
-depends on the moment (within the RTO of the injection or of the detection) rounds follow
+moment reported is the middle of the two, within half their distance (when verify passes
+at once, the recover steps did it: their end is the moment). While the verdict
+depends on the moment (within the RTO of an injection or of the detection) rounds follow
 each other every `precision` seconds, so that distance is one check plus `precision`;
 after that, every `poll` seconds.
 """
@@ -163,7 +164,9 @@ class Drill:
             data,
             want_pass=False,
             timeout=self.options.detect_timeout,
-            precise_until=(t_injected or time.monotonic()) + c.rto,
+            # Fast rounds only after an injection: `recover` on a live system, where the
+            # scenario is there from the start or not at all, polls detect at --poll.
+            precise_until=t_injected + c.rto if t_injected is not None else 0.0,
         )
         seen, t_seen = detect.done, detect.when
         if not seen:
@@ -178,6 +181,7 @@ class Drill:
             facts["time_to_detect_s"] = round(t_seen - t_injected, 3)
         if not self._sequence(c.recover, sec["Recover"], data):
             reasons.append("a recovery step did not pass")
+        recovered_by = time.monotonic()
         verify_timeout = self.options.verify_timeout or max(3 * c.rto, 30.0)
         verify = self._poll(
             c.verify or c.detect,
@@ -187,7 +191,9 @@ class Drill:
             timeout=verify_timeout,
             precise_until=t_seen + c.rto,
         )
-        t_ok = verify.when
+        # Verify's very first round passing means the recovery was done by the end of the
+        # recover steps: that is its moment (the first look only came after them).
+        t_ok = verify.when if verify.within is not None else min(verify.when, recovered_by)
         if not verify.done:
             reasons.append(f"recovery was not verified within {verify_timeout:g}s")
             return
