@@ -51,3 +51,40 @@ def test_recovered_at_and_detected_at_agree_with_the_time_to_recover(
     drill = json.loads(report.read_text())["extra"]["drill"]
     span = datetime.fromisoformat(drill["recovered_at"]) - datetime.fromisoformat(drill["detected_at"])
     assert abs(span.total_seconds() - drill["time_to_recover_s"]) < 0.002
+
+
+def test_a_recovery_between_two_looks_is_dated_at_their_middle() -> None:
+    """Verify: failing at 1.00 s and passing at 1.10 s dates the recovery 1.05 s, within 0.05 s."""
+    from runbook_engine.execute.drill import Seen, _judge
+
+    seen, before = _judge([(False, 1.00)], want_pass=True, before=None, now=1.01)
+    assert (seen, before) == (Seen(False, 1.01), 1.00)
+    seen, _ = _judge([(True, 1.10)], want_pass=True, before=before, now=1.11)
+    assert seen.done and abs(seen.when - 1.05) < 1e-9 and abs((seen.within or 0) - 0.05) < 1e-9
+
+
+def test_with_no_earlier_look_the_first_look_is_the_moment() -> None:
+    """Detect seeing the scenario in its first round dates it at that look, with no bound claimed."""
+    from runbook_engine.execute.drill import Seen, _judge
+
+    # Two checks; the second fails first seen at 2.3 s: the scenario is seen there.
+    assert _judge([(True, 2.1), (False, 2.3)], want_pass=False, before=None, now=2.4) == (
+        Seen(True, 2.3),
+        None,
+    )
+    # Every check still passes: not seen, and the latest passing look is kept for bracketing.
+    assert _judge([(True, 2.1), (True, 2.3)], want_pass=False, before=None, now=2.4) == (
+        Seen(False, 2.4),
+        2.3,
+    )
+
+
+def test_a_check_is_timed_at_the_middle_of_its_request() -> None:
+    """With elapsed_ms the look is the request's middle (end - elapsed/2); without, the check's middle."""
+    from runbook_engine.execute.drill import _observed
+    from runbook_engine.journal import StepResult
+
+    http = StepResult(id="a", name="a", kind="check", outputs={"elapsed_ms": 4.0})
+    assert abs(_observed(10.0, 10.1, http) - (10.1 - 0.002)) < 1e-9
+    shell = StepResult(id="b", name="b", kind="check", outputs={"exit_code": 0})
+    assert abs(_observed(10.0, 10.1, shell) - 10.05) < 1e-9
