@@ -3,7 +3,9 @@
 Every check is `GET <url>`, expecting status 200 and `status: healthy` in the JSON body,
 written the way a user of that tool would write it:
 
-- runbook: one section of `check: http` steps with `expect: [status == 200, json.status == "healthy"]`;
+- runbook: one section of `check: http` steps with `expect: [status == 200, json.status == "healthy"]`,
+  run with `--no-history` (Chaos Toolkit writes its journal, but recording into the history
+  is measured by history_recording.py);
 - Chaos Toolkit: a steady-state hypothesis of `http` probes, each with a Python probe as its
   tolerance (a status code and a JSON field; Chaos Toolkit's own tolerances test one or the other);
 - pyinfra: `python.call` operations on `@local` whose callback does the GET (pyinfra has no HTTP
