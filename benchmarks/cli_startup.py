@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -62,15 +63,18 @@ def env_for(tree: Path | None) -> dict[str, str]:
     return env
 
 
-def once(argv: list[str], cwd: Path, env: dict[str, str], must_pass: bool = True) -> float:
+def once(argv: list[str], cwd: Path, env: dict[str, str], must_pass: bool = True) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one run of a command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if must_pass and proc.returncode != 0:
         raise SystemExit(
             f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stdout.decode()}{proc.stderr.decode()}"
         )
-    return took
+    return took, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def write_one_step(work: Path, url: str) -> None:
@@ -81,7 +85,10 @@ def write_one_step(work: Path, url: str) -> None:
     )
 
 
-def timings(runs: int, trees: dict[str, Path], work: Path) -> dict[tuple[str, str], list[float]]:
+Times = dict[tuple[str, str], list[tuple[float, float]]]
+
+
+def timings(runs: int, trees: dict[str, Path], work: Path) -> Times:
     py = sys.executable
     base = env_for(None)
     rows: list[tuple[str, str, list[str], Path, dict[str, str]]] = [
@@ -94,35 +101,43 @@ def timings(runs: int, trees: dict[str, Path], work: Path) -> dict[tuple[str, st
             rows.append((label, name, [py, "-m", "runbook_engine", *args], cwd, env_for(tree)))
     for _, _, argv, cwd, env in rows:  # warm-up: writes bytecode, warms the disk cache
         once(argv, cwd, env)
-    out: dict[tuple[str, str], list[float]] = {(label, name): [] for label, name, *_ in rows}
+    out: Times = {(label, name): [] for label, name, *_ in rows}
     for r in range(runs):
         for label, name, argv, cwd, env in rows if r % 2 == 0 else rows[::-1]:
             out[(label, name)].append(once(argv, cwd, env))
     return out
 
 
-def report(times: dict[tuple[str, str], list[float]], labels: list[str], runs: int) -> None:
-    med = {key: statistics.median(v) for key, v in times.items()}
-    floor = med[("baseline", "floor")]
+def report(times: Times, labels: list[str], runs: int) -> None:
+    wall = {key: statistics.median(w for w, _ in v) for key, v in times.items()}
+    cpu = {key: statistics.median(c for _, c in v) for key, v in times.items()}
+    floor, floor_cpu = wall[("baseline", "floor")], cpu[("baseline", "floor")]
     print(f"start-up, median of {runs} alternating runs (whole processes)\n")
     for name in ("python -c pass", "floor", "eager"):
         what = {"floor": "floor: typer, rich, pydantic, yaml, jinja2", "eager": "eager heavy imports"}
-        print(f"  baseline {what.get(name, name):<44} {med[('baseline', name)] * 1000:7.0f} ms")
+        key = ("baseline", name)
+        print(
+            f"  baseline {what.get(name, name):<44} {wall[key] * 1000:7.0f} ms"
+            f"  (CPU {cpu[key] * 1000:4.0f} ms)"
+        )
     print()
-    head = f"  {'runbook ...':<24}" + "".join(f"{lab:>24}" for lab in labels) + f"{'goal':>10}"
+    head = f"  {'runbook ...':<24}" + "".join(f"{lab:>30}" for lab in labels) + f"{'goal':>10}"
     print(head)
     for name in commands(Path()):
         cells = ""
         for lab in labels:
-            secs = med[(lab, name)]
-            cells += f"{secs * 1000:10.0f} ms = {secs / floor:4.2f}x"
+            secs = wall[(lab, name)]
+            cells += f"{secs * 1000:9.0f} ms = {secs / floor:4.2f}x ({cpu[(lab, name)] / floor_cpu:4.2f}x)"
         limit = GOALS.get(name)
         verdict = ""
         if limit is not None:
-            ok = med[(labels[-1], name)] / floor <= limit
+            ok = wall[(labels[-1], name)] / floor <= limit
             verdict = f"<= {limit:g}x {'met' if ok else 'MISSED'}"
         print(f"  {name:<24}{cells}  {verdict}")
-    print("\n  (x = ratio to the floor measured in the same run)")
+    print(
+        "\n  (x = ratio of wall times to the floor's in the same run; in brackets the ratio of CPU\n"
+        "   times, steadier on a busy machine)"
+    )
 
 
 def importtime(command: str, trees: dict[str, Path], work: Path, top: int) -> None:
