@@ -88,3 +88,16 @@ def test_a_check_is_timed_at_the_middle_of_its_request() -> None:
     assert abs(_observed(10.0, 10.1, http) - (10.1 - 0.002)) < 1e-9
     shell = StepResult(id="b", name="b", kind="check", outputs={"exit_code": 0})
     assert abs(_observed(10.0, 10.1, shell) - 10.05) < 1e-9
+
+
+def test_past_the_rto_the_drill_polls_every_poll_interval(project: Project, tmp_path: Path) -> None:
+    """Fast rounds stop at the RTO: a recovery 1 s after a 10 ms RTO, at --poll 400ms, takes at most 5 verify rounds."""
+    report = tmp_path / "recover.json"
+    with RecoveryServer() as server:
+        project.write("runbooks/c.yaml", contingency(server.url, after=1.0, rto="10ms"))
+        result = project.cli("recover", "api-down", "--poll", "400ms", "--report", str(report))
+    assert result.code == 1  # the RTO was missed, as intended
+    verify = json.loads(report.read_text())["sections"][-1]
+    # Rounds 400 ms apart over ~1 s: 3 or 4 (a loaded machine only makes fewer);
+    # rounds 20 ms apart would be 10 or more.
+    assert verify["name"] == "Verify" and 2 <= verify["steps"][0]["attempts"] <= 5, verify["steps"][0]
