@@ -35,3 +35,26 @@ def test_validate_imports_no_heavy_library() -> None:
     """`runbook validate` on the project's own runbooks imports none of the heavy libraries."""
     root = Path(__file__).parent.parent
     assert _heavy_imported(["validate"], root) == ""
+
+
+def test_an_http_step_does_not_load_httpx_command_line_client(tmp_path: Path) -> None:
+    """`runbook run` of an http step loads httpx but not its CLI (httpx._main: pygments, click)."""
+    from tests.support.httpserver import serve
+
+    probe = PROBE.replace('print("HEAVY:"', 'print("HEAVY:" + str("pygments" in sys.modules) + ":"')
+    with serve() as server:
+        server.route("/health")
+        (tmp_path / "runbooks").mkdir()
+        (tmp_path / "runbooks" / "one.yaml").write_text(
+            "kind: runbook\nname: one\nsections:\n  - name: Checks\n    steps:\n"
+            f"      - {{name: Health, check: http, with: {{url: '{server.url}/health'}}}}\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", probe.format(heavy=HEAVY), "run", "one", "--no-history"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "HEAVY:False:httpx" in proc.stderr.splitlines()
+    assert server.hits == {"/health": 1}

@@ -6,11 +6,13 @@ One module per group of commands; each registers itself on the shared Typer app.
 from __future__ import annotations
 
 import sys
-import traceback
-from typing import Any
+import types
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 from runbook_engine.cli import core as _core  # noqa: F401  (registers its commands)
 from runbook_engine.cli import drill as _drill  # noqa: F401
@@ -23,8 +25,27 @@ from runbook_engine.errors import EXIT_BUG, EXIT_USAGE, UserError
 __all__ = ["app", "main"]
 
 
+def _without_httpx_cli() -> None:
+    """Let `import httpx` skip httpx's own command-line client.
+
+    httpx's __init__ imports httpx._main (its `httpx` command: click, rich.syntax and
+    pygments' table of lexers, ~40 ms of every run with an http step); this process never
+    runs that command, so a stub stands in for it. Nothing changes if httpx is already in.
+    """
+    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+        return
+    stub = types.ModuleType("httpx._main")
+
+    def _main() -> None:
+        raise SystemExit("httpx's command-line client is not loaded inside runbook")
+
+    stub.main = _main  # type: ignore[attr-defined]
+    sys.modules["httpx._main"] = stub
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors exit 2 with one line each; bugs exit 3 with a log file."""
+    _without_httpx_cli()
     err = console(stderr=True)
     code = run_guarded(lambda: _dispatch(argv, err))
     sys.exit(code if isinstance(code, int) else 0)
@@ -47,6 +68,8 @@ def _dispatch(argv: list[str] | None, err: Console) -> Any:
     except (KeyboardInterrupt, typer.Abort):  # Ctrl-C or SIGTERM (Click turns them into Abort)
         code = stopped()
     except Exception:
+        import traceback  # only when something crashed
+
         log = write_crash_log(traceback.format_exc())
         err.print(f"runbook crashed (a bug, not your input); the traceback is in {log}", markup=False)
         code = EXIT_BUG

@@ -7,12 +7,23 @@
 `detect` checks fail while the scenario holds, so a detect check that does NOT pass is
 the scenario seen: it is recorded as a passed detection. Timings use the monotonic clock,
 measured from the end of injection and from the moment the scenario was seen.
+
+How precise the moments are (docs/gates-and-drills.md, "How a drill times recovery"): a
+check sees the system at the middle of its request (or of the check, for plugins that do
+not report `elapsed_ms`), not when the engine is done with it. A change (scenario seen,
+recovery) happened between the last observation without it and the first with it; the
+moment reported is the middle of the two, within half their distance (when verify passes
+at once, the recover steps did it: their end is the moment). While the verdict
+depends on the moment (within the RTO of an injection or of the detection) rounds follow
+each other every `precision` seconds, so that distance is one check plus `precision`;
+after that, every `poll` seconds.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from runbook_engine.errors import UserError
@@ -35,6 +46,9 @@ from runbook_engine.journal import RunJournal, SectionResult, StepResult
 class DrillOptions:
     inject: bool = True
     poll: float = 0.25
+    # The pause between rounds while the verdict depends on the moment (within the RTO):
+    # what keeps the measured time to recover within a check plus 20 ms of the real one.
+    precision: float = 0.02
     detect_timeout: float = 60.0
     verify_timeout: float | None = None  # default: three times the RTO, at least 30 s
 
@@ -144,9 +158,17 @@ class Drill:
                 return
             t_injected = time.monotonic()
             facts["injected_at"] = now_utc().isoformat()
-        seen, t_seen = self._poll(
-            c.detect, sec["Detect"], data, want_pass=False, timeout=self.options.detect_timeout
+        detect = self._poll(
+            c.detect,
+            sec["Detect"],
+            data,
+            want_pass=False,
+            timeout=self.options.detect_timeout,
+            # Fast rounds only after an injection: `recover` on a live system, where the
+            # scenario is there from the start or not at all, polls detect at --poll.
+            precise_until=t_injected + c.rto if t_injected is not None else 0.0,
         )
+        seen, t_seen = detect.done, detect.when
         if not seen:
             reasons.append(
                 f"the scenario was not detected within {self.options.detect_timeout:g}s "
@@ -154,22 +176,33 @@ class Drill:
             )
             return
         facts["detected"] = True
-        facts["detected_at"] = now_utc().isoformat()
+        facts["detected_at"] = _wall(t_seen).isoformat()
         if t_injected is not None:
             facts["time_to_detect_s"] = round(t_seen - t_injected, 3)
         if not self._sequence(c.recover, sec["Recover"], data):
             reasons.append("a recovery step did not pass")
+        recovered_by = time.monotonic()
         verify_timeout = self.options.verify_timeout or max(3 * c.rto, 30.0)
-        ok, t_ok = self._poll(
-            c.verify or c.detect, sec["Verify"], data, want_pass=True, timeout=verify_timeout
+        verify = self._poll(
+            c.verify or c.detect,
+            sec["Verify"],
+            data,
+            want_pass=True,
+            timeout=verify_timeout,
+            precise_until=t_seen + c.rto,
         )
-        if not ok:
+        # Verify's very first round passing means the recovery was done by the end of the
+        # recover steps: that is its moment (the first look only came after them).
+        t_ok = verify.when if verify.within is not None else min(verify.when, recovered_by)
+        if not verify.done:
             reasons.append(f"recovery was not verified within {verify_timeout:g}s")
             return
         facts["recovered"] = True
-        facts["recovered_at"] = now_utc().isoformat()
+        facts["recovered_at"] = _wall(t_ok).isoformat()
         ttr = round(t_ok - t_seen, 3)
         facts["time_to_recover_s"] = ttr
+        if verify.within is not None:  # the recovery was seen between two observations
+            facts["time_to_recover_within_s"] = round(verify.within, 3)
         if t_injected is not None:
             facts["time_from_injection_s"] = round(t_ok - t_injected, 3)
         facts["within_rto"] = ttr <= c.rto
@@ -192,9 +225,19 @@ class Drill:
         return all(s.outcome in ("passed", "skipped") for s in section.steps)
 
     def _poll(
-        self, checks: list[Step], section: SectionResult, data: TemplateData, want_pass: bool, timeout: float
-    ) -> tuple[bool, float]:
-        """Re-run checks until all pass (verify) or any fails (detect); returns (done, when)."""
+        self,
+        checks: list[Step],
+        section: SectionResult,
+        data: TemplateData,
+        want_pass: bool,
+        timeout: float,
+        precise_until: float,
+    ) -> Seen:
+        """Re-run checks until all pass (verify) or any fails (detect); when, and how sure.
+
+        Rounds follow each other every `precision` seconds until `precise_until` (monotonic),
+        then every `poll` seconds.
+        """
         r = self.runner
         section.started_at = now_utc()
         began = time.monotonic()
@@ -204,24 +247,33 @@ class Drill:
             sr.started_at = section.started_at
             r.emit(StepStarted(sr))
         rounds = 0
-        done, when = False, began
+        seen, now, before = Seen(False, began), began, None
         latest: list[StepResult] = []
         while not r.cancel.is_set():
             rounds += 1
-            latest = [r.check_once(s, data) for s in checks]
-            when = time.monotonic()
+            latest, looks = [], []
+            for s in checks:
+                start = time.monotonic()
+                latest.append(r.check_once(s, data))
+                looks.append(_observed(start, time.monotonic(), latest[-1]))
+            now = time.monotonic()
             # A check skipped by `when:` (another environment's) neither confirms nor denies.
-            ran = [x.outcome == "passed" for x in latest if x.outcome != "skipped"]
-            done = all(ran) if want_pass else (bool(ran) and not all(ran))
-            if done or when - began >= timeout:
+            ran = [
+                (x.outcome == "passed", t)
+                for x, t in zip(latest, looks, strict=True)
+                if x.outcome != "skipped"
+            ]
+            seen, before = _judge(ran, want_pass, before, now)
+            if seen.done or now - began >= timeout:
                 break
-            r.cancel.wait(min(self.options.poll, max(0.0, timeout - (when - began))))
-        for sr, seen in zip(section.steps, latest, strict=False):
-            self._settle(sr, seen, want_pass, rounds, when - began)
+            pause = self.options.precision if now < precise_until else self.options.poll
+            r.cancel.wait(min(pause, self.options.poll, max(0.0, timeout - (now - began))))
+        for sr, last in zip(section.steps, latest, strict=False):
+            self._settle(sr, last, want_pass, rounds, now - began)
             r.emit(StepFinished(sr))
         section.duration_s = time.monotonic() - began
         r.emit(SectionFinished(section))
-        return done, when
+        return seen
 
     @staticmethod
     def _settle(sr: StepResult, seen: StepResult, want_pass: bool, rounds: int, elapsed: float) -> None:
@@ -233,6 +285,59 @@ class Drill:
             sr.outcome, sr.message = "failed", "not seen: this check still passes"
         else:
             sr.outcome, sr.message = "passed", f"scenario seen: {seen.message}"
+
+
+@dataclass
+class Seen:
+    """The outcome of polling: done or not, the moment (monotonic) and its +/- bound, if bracketed."""
+
+    done: bool
+    when: float
+    within: float | None = None
+
+
+def _observed(start: float, end: float, result: StepResult) -> float:
+    """When a check saw the system: the middle of its request when it reports `elapsed_ms`
+    (http, tcp), else the middle of the check (the engine's own work before and after the
+    request can be longer than the request itself)."""
+    elapsed = result.outputs.get("elapsed_ms") if result.outputs else None
+    if (
+        isinstance(elapsed, int | float)
+        and not isinstance(elapsed, bool)
+        and 0 <= elapsed / 1000 <= end - start
+    ):
+        return end - elapsed / 2000
+    return (start + end) / 2
+
+
+def _judge(
+    ran: list[tuple[bool, float]], want_pass: bool, before: float | None, now: float
+) -> tuple[Seen, float | None]:
+    """One round's verdict, and the latest moment the awaited change had not yet happened.
+
+    The change happened between that moment and the first observation that shows it: the
+    moment reported is the middle of the two, within half their distance. With no earlier
+    round to bracket it (the first round shows the change), it is the observation itself.
+    """
+    if want_pass:  # recovered once every check passes: by the last of those observations
+        done = all(ok for ok, _ in ran)
+        shown = max((t for _, t in ran), default=now) if done else None
+        still = max((t for ok, t in ran if not ok), default=None)
+    else:  # the scenario is seen by the first check that does not pass
+        fails = [t for ok, t in ran if not ok]
+        done = bool(fails)
+        shown = min(fails) if done else None
+        still = None if done else max((t for _, t in ran), default=None)
+    if shown is None:
+        return Seen(False, now), still if still is not None else before
+    if before is None:
+        return Seen(True, shown), before
+    return Seen(True, (before + shown) / 2, (shown - before) / 2), before
+
+
+def _wall(moment: float) -> datetime:
+    """The wall-clock time of a monotonic moment (so *_at and the durations agree)."""
+    return now_utc() - timedelta(seconds=time.monotonic() - moment)
 
 
 def drill_row(journal: RunJournal) -> dict[str, Any]:
