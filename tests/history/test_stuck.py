@@ -151,7 +151,8 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_running_record(tmp_path: Pat
     assert result["code"] == 4
     assert result["error"].startswith(f"{full}/runs/big/")
     assert result["error"].endswith(": history: this run was not recorded: No space left on device")
-    assert lines[1:] == ["run exit 0", "history exit 0"]
+    # The CLI exits 4: the verdict (GO) was decided and printed, the history was not written.
+    assert lines[1:] == ["run exit 4", "history exit 0"]
     err = (tmp_path / "run.err").read_text()
     assert f"history: cannot record this run in {full}: [Errno 28] No space left on device" in err
     listed = json.loads((tmp_path / "history.out").read_text())
