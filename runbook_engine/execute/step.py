@@ -1,18 +1,17 @@
-"""One automated step: render, validate, run the plugin with a timeout, judge, retry, wait.
+"""One automated step, straight through: render once -> run (attempts) -> judge -> record.
 
 Retries, waits, timeouts and judging live here once, for every plugin (plugins only
-report facts). Manual steps and ordering are the runner's business.
+report facts). Each attempt runs the plugin's `run_async` on the engine loop, or its sync
+`run` on a worker thread (execute/loop.py). Manual steps and ordering are the runner's
+business.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import threading
 import time
-import weakref
 from collections.abc import Callable
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,23 @@ from typing import Any
 from pydantic import ValidationError
 
 from runbook_engine.execute.data import TemplateData
+from runbook_engine.execute.loop import WORKERS
 from runbook_engine.expr import ExpressionError, render
 from runbook_engine.format.spec import Step
 from runbook_engine.journal import ExpectationResult, Outcome, StepResult
-from runbook_engine.plugin import Context, PluginSpec, StepError
+from runbook_engine.plugin import Context, PluginSpec, Resources, StepError
 from runbook_engine.registry import PluginInfo
 
 DEFAULT_TIMEOUT_S = 60.0
-# A plugin that ignores its timeout is abandoned this long after it (its thread is a
-# daemon); the step is reported as an error either way.
+# A sync plugin that ignores its timeout is abandoned this long after it (its worker is a
+# daemon thread); the step is reported as an error either way.
 GRACE_S = 2.0
+# An async plugin is cancelled this long after its timeout if it has not ended itself
+# (well-behaved ones end at the timeout with their own message).
+ASYNC_GRACE_S = 0.25
+# The last poll of a `wait:` gets at least this long, so a slow answer near the end of
+# the window is judged on what it says instead of becoming a timeout.
+LAST_POLL_FLOOR_S = 2.0
 
 
 @dataclass
@@ -38,7 +44,21 @@ class Attempt:
     message: str | None
     outputs: dict[str, Any]
     expectations: list[ExpectationResult]
-    args: dict[str, Any]
+
+
+class RunCancel(threading.Event):
+    """The run-wide stop (Ctrl-C, SIGTERM): setting it also tells every attempt running on
+    a worker thread to stop (its ctx.cancel), without a watcher thread per attempt."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts: set[threading.Event] = set()
+        self.reason: BaseException | None = None
+
+    def set(self) -> None:
+        super().set()
+        for event in list(self.attempts):
+            event.set()
 
 
 class StepExecutor:
@@ -47,8 +67,9 @@ class StepExecutor:
         data: TemplateData,
         workdir: Path,
         run_dir: Path,
-        cancel: threading.Event,
+        cancel: RunCancel,
         on_retry: Callable[[int, str], None],
+        resources: Resources | None = None,
     ) -> None:
         self.data = data
         # Absolute: plugins hand these paths to subprocesses that run in other folders.
@@ -57,6 +78,7 @@ class StepExecutor:
         self.cancel = cancel
         self.on_retry = on_retry
         self.redact = data.redactor
+        self.resources = resources or Resources()
 
     def render_args(self, step: Step, plugin: PluginInfo) -> tuple[PluginSpec, dict[str, Any]]:
         """Rendered and validated `with:`; raises StepError naming the key on a problem."""
@@ -74,37 +96,54 @@ class StepExecutor:
             raise StepError(self.redact.text(f"with.{key}: {msg}{got}")) from None
         return spec, rendered
 
-    def run(self, step: Step, plugin: PluginInfo, result: StepResult) -> dict[str, Any]:
-        """Run all attempts, fill `result`, return the raw outputs (for `steps.<id>`)."""
-        retry_attempts = step.retry.attempts if step.retry else 1
-        delay = step.retry.delay if step.retry else 0.0
-        last = Attempt("error", "not run", {}, [], {})
-        for n in range(1, retry_attempts + 1):
-            last = self._wait_loop(step, plugin, result) if step.wait else self._attempt(step, plugin, result)
+    async def run(
+        self,
+        step: Step,
+        plugin: PluginInfo,
+        result: StepResult,
+        spec: PluginSpec,
+        args: dict[str, Any],
+        once: bool = False,
+    ) -> dict[str, Any]:
+        """Run all attempts with the rendered arguments, fill `result`, return the raw
+        outputs (for `steps.<id>`). `once`: a single attempt, no retry or wait (re-checks)."""
+        retry = None if once else step.retry
+        attempts = retry.attempts if retry else 1
+        delay = retry.delay if retry else 0.0
+        last = Attempt("error", "not run", {}, [])
+        for n in range(1, attempts + 1):
+            if step.wait and not once:
+                last = await self._wait_loop(step, plugin, result, spec)
+            else:
+                last = await self._attempt(step, plugin, result, spec)
             if last.outcome == "passed" or self.cancel.is_set():
                 break
-            if n < retry_attempts:
+            if n < attempts:
                 self.on_retry(n, last.message or last.outcome)
-                if self.cancel.wait(delay):
-                    break
-                delay *= step.retry.backoff if step.retry else 1.0
+                await asyncio.sleep(delay)
+                delay *= retry.backoff if retry else 1.0
         result.outcome = last.outcome
         result.message = last.message
         result.expectations = last.expectations
         result.outputs = self.redact.data(last.outputs, trim=True)
-        result.args = self.redact.data(last.args, trim=True)
+        result.args = self.redact.data(args, trim=True)
         return last.outputs
 
-    def _wait_loop(self, step: Step, plugin: PluginInfo, result: StepResult) -> Attempt:
+    async def _wait_loop(self, step: Step, plugin: PluginInfo, result: StepResult, spec: PluginSpec) -> Attempt:
         assert step.wait is not None
         deadline = time.monotonic() + step.wait.timeout
         polls = 0
+        previous: Attempt | None = None
         while True:
             left = deadline - time.monotonic()
-            attempt = self._attempt(step, plugin, result, cap=max(left, 0.05))
+            # The last poll gets a floor: capped at a sliver of time, a slow but honest
+            # answer would turn into a timeout (error) instead of the failure it shows.
+            attempt = await self._attempt(step, plugin, result, spec, cap=max(left, LAST_POLL_FLOOR_S))
             polls += 1
             if attempt.outcome == "passed" or self.cancel.is_set():
                 return attempt
+            if attempt.outcome == "error" and previous is not None and time.monotonic() >= deadline:
+                attempt = previous  # the window closed mid-poll: report what the polls saw
             left = deadline - time.monotonic()
             if left <= 0:
                 attempt.message = (
@@ -112,22 +151,17 @@ class StepExecutor:
                     f"({polls} polls): {attempt.message}"
                 )
                 return attempt
+            previous = attempt
             self.on_retry(polls, attempt.message or attempt.outcome)
-            if self.cancel.wait(min(step.wait.interval, left)):
-                return attempt
+            await asyncio.sleep(min(step.wait.interval, left))
 
-    def _attempt(
-        self, step: Step, plugin: PluginInfo, result: StepResult, cap: float | None = None
+    async def _attempt(
+        self, step: Step, plugin: PluginInfo, result: StepResult, spec: PluginSpec, cap: float | None = None
     ) -> Attempt:
         result.attempts += 1
-        try:
-            spec, args = self.render_args(step, plugin)
-        except StepError as exc:
-            return Attempt("error", str(exc), {}, [], {})
         timeout = step.timeout or DEFAULT_TIMEOUT_S
         if cap is not None:
             timeout = min(timeout, cap)
-        attempt_cancel = threading.Event()
         lines: list[str] = []
         ctx = Context(
             step_id=step.step_id,
@@ -135,76 +169,122 @@ class StepExecutor:
             workdir=self.workdir,
             run_dir=self.run_dir,
             secrets=self.data.secrets,
-            cancel=attempt_cancel,
-            log=lambda line: lines.append(self.redact.text(str(line))),
+            log=lines.append,
+            resources=self.resources,
         )
-        outputs, error = self._call(plugin, spec, ctx, timeout)
-        result.evidence = lines[-50:]
+        outputs, error = await self._call(plugin, spec, ctx, timeout)
+        result.evidence = [self.redact.text(str(line)) for line in lines[-50:]]
         if error is not None:
-            return Attempt("error", self.redact.text(error), {}, [], args)
-        return self._judge(step, plugin, outputs, args)
+            return Attempt("error", self.redact.text(error), {}, [])
+        return self._judge(step, plugin, outputs)
 
-    def _call(
+    async def _call(
         self, plugin: PluginInfo, spec: PluginSpec, ctx: Context, timeout: float
     ) -> tuple[dict[str, Any], str | None]:
-        # A daemon thread, not a pool: a plugin stuck in a library call that ignores its
-        # timeout (a socket that never answers) is abandoned at the deadline, and must not
-        # keep the process alive after the verdict (pool threads are joined at exit).
-        future: Future[Any] = Future()
-        worker = threading.Thread(
-            target=_resolve,
-            args=(future, plugin.module.run, spec, ctx),
-            name=f"step-{ctx.step_id}",
-            daemon=True,
-        )
-        _WORKERS.add(worker)
-        worker.start()
-        relay = threading.Thread(target=self._relay_cancel, args=(future, ctx.cancel), daemon=True)
-        relay.start()
         try:
-            outputs = future.result(timeout=timeout + GRACE_S)
-        except FutureTimeout:
-            ctx.cancel.set()
-            where = _target(spec)
-            return {}, f"timed out after {timeout:g}s: {plugin.name} did not finish (abandoned){where}"
+            if plugin.run_async is not None:
+                outputs = await self._call_async(plugin, spec, ctx, timeout)
+            else:
+                outputs = await self._call_sync(plugin, spec, ctx, timeout)
+        except _Abandoned as exc:
+            return {}, f"timed out after {timeout:g}s: {plugin.name} did not finish ({exc}){_target(spec)}"
         except StepError as exc:
             return {}, str(exc)
         except Exception as exc:  # a plugin bug must not take the run down: report it on the step
             return {}, f"plugin {plugin.name} failed: {type(exc).__name__}: {exc}"
-        finally:
-            ctx.cancel.set()  # also ends the relay thread
         if not isinstance(outputs, dict):
             return {}, f"plugin {plugin.name} returned {type(outputs).__name__}, not a mapping"
         try:
-            outputs = json.loads(json.dumps(outputs, default=str))  # plain data only
+            return plain(outputs), None
         except (TypeError, ValueError) as exc:
             return {}, f"plugin {plugin.name} returned data that is not plain: {exc}"
-        return outputs, None
 
-    def _relay_cancel(self, future: Future[Any], attempt_cancel: threading.Event) -> None:
-        """Pass a run-wide cancel (Ctrl-C) on to the attempt."""
-        while not future.done() and not attempt_cancel.is_set():
-            if self.cancel.wait(0.1):
-                attempt_cancel.set()
-                return
+    async def _call_async(self, plugin: PluginInfo, spec: PluginSpec, ctx: Context, timeout: float) -> Any:
+        assert plugin.run_async is not None
+        try:
+            async with asyncio.timeout(timeout + ASYNC_GRACE_S) as limit:
+                return await plugin.run_async(spec, ctx)
+        except TimeoutError:
+            if limit.expired():
+                raise _Abandoned("cancelled") from None
+            raise
+        finally:
+            ctx.cancel.set()
 
-    def _judge(
-        self, step: Step, plugin: PluginInfo, outputs: dict[str, Any], args: dict[str, Any]
-    ) -> Attempt:
+    async def _call_sync(self, plugin: PluginInfo, spec: PluginSpec, ctx: Context, timeout: float) -> Any:
+        self.cancel.attempts.add(ctx.cancel)
+        if self.cancel.is_set():
+            ctx.cancel.set()
+        future = WORKERS.submit(f"step-{ctx.step_id}", plugin.module.run, spec, ctx)
+        future.add_done_callback(_retrieve)  # a late failure of an abandoned call is not an error
+        try:
+            async with asyncio.timeout(timeout + GRACE_S) as limit:
+                return await asyncio.shield(future)
+        except TimeoutError:
+            if limit.expired():
+                raise _Abandoned("abandoned") from None
+            raise
+        finally:
+            ctx.cancel.set()  # ends the plugin's waits if it is still going
+            self.cancel.attempts.discard(ctx.cancel)
+
+    def _judge(self, step: Step, plugin: PluginInfo, outputs: dict[str, Any]) -> Attempt:
         expressions = step.compiled_expect or plugin.default_expect
         data = self.data.for_expressions(outputs)
         results: list[ExpectationResult] = []
+        failed: list[str] = []
         for expr in expressions:
             try:
                 ok = bool(expr.evaluate(data))
                 detail = expr.explain(data)
             except ExpressionError as exc:
                 ok, detail = False, f"{expr.explain(data)} ({exc})"
-            results.append(ExpectationResult(expr=expr.source, passed=ok, detail=self.redact.text(detail)))
-        failed = [r for r in results if not r.passed]
+            detail = self.redact.text(detail)
+            results.append(ExpectationResult(expr=expr.source, passed=ok, detail=detail))
+            if not ok:
+                failed.append(detail)
         if failed:
-            return Attempt("failed", "; ".join(r.detail for r in failed), outputs, results, args)
-        return Attempt("passed", None, outputs, results, args)
+            return Attempt("failed", "; ".join(failed), outputs, results)
+        return Attempt("passed", None, outputs, results)
+
+
+class _Abandoned(Exception):
+    """The plugin did not end by its timeout (plus grace); the word says what was done."""
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def plain(value: Any) -> Any:
+    """Plugin outputs as plain JSON data (what `json.loads(json.dumps(v, default=str))`
+    gives), without copying what is already plain: outputs reach templates, expressions
+    and the journal, which must not see live objects."""
+    if isinstance(value, _PLAIN_SCALARS):
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, _PLAIN_SCALARS):
+                raise TypeError(f"keys must be str, int, float, bool or None, not {type(k).__name__}")
+            out[k if isinstance(k, str) else _key(k)] = plain(v)
+        return out
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return str(value)
+
+
+def _key(k: Any) -> str:
+    """A JSON object key as json.dumps writes it (True -> "true", None -> "null")."""
+    if k is None:
+        return "null"
+    if isinstance(k, bool):
+        return "true" if k else "false"
+    return str(k) if isinstance(k, int) else repr(k)
 
 
 def _source(raw: Any, rendered: Any, loc: tuple[Any, ...]) -> str:
@@ -220,7 +300,6 @@ def _source(raw: Any, rendered: Any, loc: tuple[Any, ...]) -> str:
     return f" (got {rendered!r})"
 
 
-_WORKERS: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 TARGET_KEYS = ("url", "uri", "host", "database", "path", "file", "table", "playbook", "project")
 
 
@@ -237,26 +316,13 @@ def _target(spec: PluginSpec) -> str:
     return ""
 
 
-def _resolve(future: Future[Any], fn: Any, *args: Any) -> None:
-    """Run fn in this thread and settle the future with its result or exception."""
-    if not future.set_running_or_notify_cancel():
-        return
-    try:
-        future.set_result(fn(*args))
-    except BaseException as exc:  # handed to the waiting thread, which decides
-        future.set_exception(exc)
-
-
 def running_plugins() -> list[str]:
-    """The threads of plugins still running (named step-<id>)."""
-    return [w.name for w in list(_WORKERS) if w.is_alive()]
+    """The sync plugins still running on worker threads (named step-<id>)."""
+    return WORKERS.running()
 
 
 def finish_plugins(timeout: float = 5.0) -> list[str]:
     """Give plugins still running (cancelled by Ctrl-C or a timeout) up to `timeout` seconds
     to clean up (a shell step ends its process group) before the process exits; daemon
     threads would otherwise die mid-cleanup. Returns the names of those abandoned."""
-    deadline = time.monotonic() + timeout
-    for worker in list(_WORKERS):
-        worker.join(max(0.0, deadline - time.monotonic()))
-    return running_plugins()
+    return WORKERS.finish(timeout)
