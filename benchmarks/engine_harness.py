@@ -171,7 +171,7 @@ def main() -> None:
     parser.add_argument("--trickle", type=float, default=0.0)
     parser.add_argument("--refuse-half", action="store_true")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 1,000 connections at once
     asyncio.run(_serve(args.delay, args.refuse_half, args.trickle))
 

@@ -27,6 +27,7 @@ returns what it saw, and raises :class:`StepError` when it could not look at all
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 import time
@@ -80,7 +81,9 @@ class Resources:
         self._items: dict[str, Any] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
 
-    def get(self, key: str, make: Callable[[], Any], close: Callable[[Any], Awaitable[None]] | None = None) -> Any:
+    def get(
+        self, key: str, make: Callable[[], Any], close: Callable[[Any], Awaitable[None]] | None = None
+    ) -> Any:
         """The object under `key`, made by `make()` the first time; `close(obj)` runs at the end."""
         try:
             return self._items[key]
@@ -93,10 +96,8 @@ class Resources:
     async def aclose(self) -> None:
         closers, self._closers, self._items = self._closers, [], {}
         for closer in reversed(closers):
-            try:
+            with contextlib.suppress(Exception):  # a pool that fails to close must not hide the verdict
                 await closer()
-            except Exception:  # noqa: S110  (closing a pool at the end must not hide the verdict)
-                pass
 
 
 @dataclass

@@ -35,6 +35,7 @@ from runbook_engine.execute.events import (
 from runbook_engine.execute.interaction import Interaction, NoInteraction, login_name
 from runbook_engine.execute.loop import drive, in_caller
 from runbook_engine.execute.options import RunOptions
+from runbook_engine.execute.section import run_parallel
 from runbook_engine.execute.step import RunCancel, StepExecutor
 from runbook_engine.execute.timeline import run_timing
 from runbook_engine.expr import ExpressionError, is_template, render
@@ -44,7 +45,7 @@ from runbook_engine.journal import RunJournal, SectionResult, StepResult
 from runbook_engine.judge.gate import judge, once_result, record_decision
 from runbook_engine.judge.recommend import recommend
 from runbook_engine.judge.verdict import decide
-from runbook_engine.plugin import PluginSpec, Resources, StepError
+from runbook_engine.plugin import Resources, StepError
 
 T = TypeVar("T")
 
@@ -250,7 +251,9 @@ class Runner:
     def run_section(self, section: Section, result: SectionResult, data: TemplateData) -> None:
         self.drive(self._section(section, result, data))
 
-    async def _sections(self, sections: list[Section], results: list[SectionResult], data: TemplateData) -> None:
+    async def _sections(
+        self, sections: list[Section], results: list[SectionResult], data: TemplateData
+    ) -> None:
         for section, result in zip(sections, results, strict=True):
             await self._section(section, result, data)
 
@@ -262,7 +265,7 @@ class Runner:
             result.steps = [self.new_result(step, section.name) for step in section.steps]
         try:
             if section.parallel:
-                await self._parallel(section, result, data)
+                await run_parallel(section, result.steps, lambda st, sr: self.step(st, sr, data), self.emit)
             else:
                 for step, sr in zip(section.steps, result.steps, strict=True):
                     if self.cancel.is_set():
@@ -271,31 +274,6 @@ class Runner:
         finally:
             result.duration_s = time.monotonic() - started
             self.emit(SectionFinished(result))
-
-    async def _parallel(self, section: Section, result: SectionResult, data: TemplateData) -> None:
-        """Each step is a task that starts once the steps it needs here have finished; at
-        most max_parallel run at once. Steps caught in a needs cycle never start."""
-        here = {s.step_id for s in section.steps}
-        finished = {sid: asyncio.Event() for sid in here}
-        limit = asyncio.Semaphore(section.max_parallel)
-        stuck = _in_cycles(section.steps)
-
-        async def one(step: Step, sr: StepResult) -> None:
-            for need in step.needs:
-                if need in here:
-                    await finished[need].wait()
-            async with limit:
-                await self.step(step, sr, data)
-            finished[step.step_id].set()
-
-        async with asyncio.TaskGroup() as group:
-            for step, sr in zip(section.steps, result.steps, strict=True):
-                if step.step_id in stuck:
-                    sr.outcome = "blocked"
-                    sr.message = f"needs {', '.join(step.needs)}: these steps wait on each other (a cycle)"
-                    self.emit(StepFinished(sr))
-                else:
-                    group.create_task(one(step, sr))
 
     # -- steps ----------------------------------------------------------------
     def new_result(self, step: Step, section: str) -> StepResult:
@@ -326,7 +304,11 @@ class Runner:
             await self._step(step, sr, data)
         except asyncio.CancelledError:
             # cli.process.Terminated (SIGTERM) is a KeyboardInterrupt too; say which one stopped it.
-            how = "terminated (SIGTERM)" if type(self.cancel.reason).__name__ == "Terminated" else "interrupted (Ctrl-C)"
+            how = (
+                "terminated (SIGTERM)"
+                if type(self.cancel.reason).__name__ == "Terminated"
+                else "interrupted (Ctrl-C)"
+            )
             sr.outcome, sr.message = "error", f"{how} while running"
             raise
         finally:
@@ -391,54 +373,10 @@ class Runner:
             return question(*args)
 
     async def run_automated(self, step: Step, sr: StepResult, data: TemplateData) -> None:
-        """Render once -> (dry run | confirm) -> run the attempts -> record."""
         plugin = self.lib.registry.get(step.plugin or "")
         assert plugin is not None, "the loader rejects unknown plugins"
-        executor = self._executor(data, sr)
-        spec: PluginSpec | None = None
-        args: dict[str, Any] = {}
-        problem: StepError | None = None
-        try:
-            spec, args = executor.render_args(step, plugin)
-        except StepError as exc:
-            problem = exc
-        destructive = step.destructive or (spec is not None and plugin.is_destructive(spec))
-        sr.destructive = destructive
-        if self.options.dry_run:
-            if problem is None:
-                sr.args = data.redactor.data(args, trim=True)
-                sr.outcome, sr.message = "skipped", "dry run" + (" (destructive)" if destructive else "")
-            elif "steps" not in str(step.with_):
-                sr.outcome, sr.message = "error", str(problem)
-            else:
-                # It reads outputs of earlier steps, which a dry run does not produce.
-                sr.args = data.redactor.data(step.with_, trim=True)
-                sr.outcome, sr.message = "skipped", "dry run (shown unrendered: uses earlier steps' outputs)"
-            return
-        if destructive and not self.options.yes:
-            shown = data.redactor.data(args)
-            if not await in_caller(self._ask, self.interaction.confirm_destructive, sr, shown):
-                sr.outcome, sr.message = "skipped", "destructive step declined by the operator"
-                sr.operator_skipped = True
-                return
-        if spec is None:
-            sr.attempts, sr.outcome, sr.message = 1, "error", str(problem)
-            data.steps[sr.id] = {}
-            return
-        data.steps[sr.id] = await executor.run(step, plugin, sr, spec, args)
+        confirm = None if self.options.yes else self._confirm
+        await self._executor(data, sr).perform(step, plugin, sr, self.options.dry_run, confirm)
 
-
-def _in_cycles(steps: list[Step]) -> set[str]:
-    """Ids of the steps that can never start: caught in a needs cycle within the section,
-    or needing one that is (the loader should refuse these; this keeps the run from hanging)."""
-    here = {s.step_id: [n for n in s.needs if n != s.step_id] for s in steps}
-    here = {sid: [n for n in needs if n in here] for sid, needs in here.items()}
-    done: set[str] = set()
-    progress = True
-    while progress:
-        progress = False
-        for sid, needs in here.items():
-            if sid not in done and all(n in done for n in needs):
-                done.add(sid)
-                progress = True
-    return set(here) - done
+    async def _confirm(self, sr: StepResult, shown: dict[str, Any]) -> bool:
+        return bool(await in_caller(self._ask, self.interaction.confirm_destructive, sr, shown))

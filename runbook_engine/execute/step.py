@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,46 @@ class StepExecutor:
             raise StepError(self.redact.text(f"with.{key}: {msg}{got}")) from None
         return spec, rendered
 
+    async def perform(
+        self,
+        step: Step,
+        plugin: PluginInfo,
+        sr: StepResult,
+        dry_run: bool,
+        confirm: Callable[[StepResult, dict[str, Any]], Awaitable[bool]] | None,
+    ) -> None:
+        """Render once -> (dry run | confirm a destructive step) -> attempts -> record.
+        `confirm` asks a person about a destructive step; None when --yes allows them."""
+        spec: PluginSpec | None = None
+        args: dict[str, Any] = {}
+        problem: StepError | None = None
+        try:
+            spec, args = self.render_args(step, plugin)
+        except StepError as exc:
+            problem = exc
+        destructive = step.destructive or (spec is not None and plugin.is_destructive(spec))
+        sr.destructive = destructive
+        if dry_run:
+            if problem is None:
+                sr.args = self.redact.data(args, trim=True)
+                sr.outcome, sr.message = "skipped", "dry run" + (" (destructive)" if destructive else "")
+            elif "steps" not in str(step.with_):
+                sr.outcome, sr.message = "error", str(problem)
+            else:
+                # It reads outputs of earlier steps, which a dry run does not produce.
+                sr.args = self.redact.data(step.with_, trim=True)
+                sr.outcome, sr.message = "skipped", "dry run (shown unrendered: uses earlier steps' outputs)"
+            return
+        if destructive and confirm is not None and not await confirm(sr, self.redact.data(args)):
+            sr.outcome, sr.message = "skipped", "destructive step declined by the operator"
+            sr.operator_skipped = True
+            return
+        if spec is None:
+            sr.attempts, sr.outcome, sr.message = 1, "error", str(problem)
+            self.data.steps[sr.id] = {}
+            return
+        self.data.steps[sr.id] = await self.run(step, plugin, sr, spec, args)
+
     async def run(
         self,
         step: Step,
@@ -129,7 +169,9 @@ class StepExecutor:
         result.args = self.redact.data(args, trim=True)
         return last.outputs
 
-    async def _wait_loop(self, step: Step, plugin: PluginInfo, result: StepResult, spec: PluginSpec) -> Attempt:
+    async def _wait_loop(
+        self, step: Step, plugin: PluginInfo, result: StepResult, spec: PluginSpec
+    ) -> Attempt:
         assert step.wait is not None
         deadline = time.monotonic() + step.wait.timeout
         polls = 0

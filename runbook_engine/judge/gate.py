@@ -32,9 +32,11 @@ class Runner(Protocol):
     depends on this shape, not on the runner module (which imports the gate)."""
 
     options: RunOptions
-    cancel: threading.Event
     ask_lock: threading.Lock
     interaction: Interaction
+
+    @property
+    def cancel(self) -> threading.Event: ...
 
     def check_once(self, step: Step, data: TemplateData) -> StepResult: ...
 
@@ -137,9 +139,7 @@ def hold(
         }
     if held or runner.cancel.is_set():
         return None
-    return (
-        f"not stable for {stable_for:g}s within {max_wait:g}s: {flap_rounds} flap(s): {_summarise(flaps)}"
-    )
+    return f"not stable for {stable_for:g}s within {max_wait:g}s: {flap_rounds} flap(s): {_summarise(flaps)}"
 
 
 def once_result(step: Step) -> StepResult:
