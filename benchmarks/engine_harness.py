@@ -60,6 +60,8 @@ def measure(tree: Path, script: str, *args: str, timeout: float = 600) -> dict[s
     if proc.returncode != 0:
         raise SystemExit(f"{script} {' '.join(args)} failed in {tree}:\n{proc.stderr[-3000:]}")
     figures: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if not str(figures.get("engine", "")).startswith(str(tree)):
+        raise SystemExit(f"{script} measured {figures.get('engine')}, not {tree}")
     return figures
 
 
