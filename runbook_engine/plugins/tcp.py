@@ -1,4 +1,7 @@
-"""Open a TCP connection to a host and port (check); on the engine loop (`run_async`)."""
+"""Open a TCP connection to a host and port (check).
+
+Runs on the engine loop (`run_async`): a thousand of these wait together in one thread.
+"""
 
 from __future__ import annotations
 
