@@ -91,12 +91,16 @@ class WorkerPool:
             finally:
                 del self.busy[me]
                 me.name = "runbook-worker"
+            # Counted as idle before the step hears back, so the step's next attempt (or
+            # the next step) reuses this thread instead of starting another.
+            with self._lock:
+                leave = self._idle >= IDLE_WORKERS
+                if not leave:
+                    self._idle += 1
             if not loop.is_closed():
                 loop.call_soon_threadsafe(_settle, fut, result, error)
-            with self._lock:
-                if self._idle >= IDLE_WORKERS:
-                    return
-                self._idle += 1
+            if leave:
+                return
 
     def running(self) -> list[str]:
         return sorted(self.busy.values())
