@@ -300,29 +300,43 @@ def _give_up(future: asyncio.Future[Any]) -> None:
 
 
 _PLAIN_SCALARS = (str, int, float, bool, type(None))
+_EXACT = frozenset(_PLAIN_SCALARS)
+
+
+def _is_plain(value: Any) -> bool:
+    """Already JSON data (exact types: a subclass such as an enum is converted)."""
+    kind = type(value)
+    if kind in _EXACT:
+        return True
+    if kind is dict:
+        return all(type(k) is str and _is_plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_is_plain(v) for v in value)
+    return False
 
 
 def plain(value: Any) -> Any:
     """Plugin outputs as plain JSON data (what `json.loads(json.dumps(v, default=str))`
-    gives: tuples as lists, other objects as their str, keys as text), copying only the
-    containers that need a change: outputs are already plain almost always."""
-    if isinstance(value, _PLAIN_SCALARS):
+    gives: tuples as lists, other objects as their str, keys as text), without copying
+    what is already plain (outputs almost always are)."""
+    return value if _is_plain(value) else _converted(value)
+
+
+def _converted(value: Any) -> Any:
+    if type(value) in _EXACT:
         return value
+    if isinstance(value, str | int | float):  # an enum or other subclass: its plain value, as json writes it
+        base = str if isinstance(value, str) else float if isinstance(value, float) else int
+        return base.__str__(value) if base is str else base(value)
     if isinstance(value, dict):
-        changed = False
-        items = []
+        out = {}
         for k, v in value.items():
             if not isinstance(k, _PLAIN_SCALARS):
                 raise TypeError(f"keys must be str, int, float, bool or None, not {type(k).__name__}")
-            key, inner = (k if isinstance(k, str) else _key(k)), plain(v)
-            changed = changed or key is not k or inner is not v
-            items.append((key, inner))
-        return dict(items) if changed else value
+            out[k if isinstance(k, str) else _key(k)] = _converted(v)
+        return out
     if isinstance(value, list | tuple):
-        inner_items = [plain(v) for v in value]
-        if isinstance(value, list) and all(a is b for a, b in zip(inner_items, value, strict=True)):
-            return value
-        return inner_items
+        return [_converted(v) for v in value]
     return str(value)
 
 
