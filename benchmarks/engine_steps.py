@@ -52,9 +52,25 @@ def timed(n: int, view: bool) -> tuple[float, float]:
         return wall, cpu
 
 
+def own_work_ms(n: int) -> float:
+    """CPU of the file check itself (its run() called directly), per call."""
+    from runbook_engine.plugins import file
+    from runbook_engine.testing import make_context
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "runbooks").mkdir()
+        (Path(tmp) / "runbooks" / "bench.yaml").write_text(checks(1))
+        ctx = make_context(workdir=Path(tmp))
+        spec = file.Spec(path="runbooks/bench.yaml")
+        cpu = time.process_time()
+        for _ in range(n):
+            file.run(spec, ctx)
+        return (time.process_time() - cpu) / n * 1000
+
+
 def child_cpu(n: int, repeat: int) -> None:
     timed(2, True)  # warm-up: imports
-    out: dict[str, object] = {"engine": engine_source()}
+    out: dict[str, object] = {"engine": engine_source(), "own_ms": own_work_ms(n)}
     for view in (False, True):
         walls, cpus = [], []
         for _ in range(repeat):
@@ -88,14 +104,15 @@ def main() -> None:
         one = measure(tree, "engine_steps.py", "--memory", "--steps", "1")
         many = measure(tree, "engine_steps.py", "--memory", "--steps", str(args.steps))
         rows[label] = (cpu, many["rss_mb"] - one["rss_mb"])
-    print(f"engine cost per step, {args.steps} file checks, median of {args.repeat}")
+    print(f"engine cost per step, {args.steps} file checks, median of {args.repeat} (CPU of both threads)")
     for label, (cpu, extra_mb) in rows.items():
         print(
-            f"  {label:<17} engine {cpu['engine_cpu_ms']:6.3f} ms CPU {cpu['engine_wall_ms']:6.3f} ms wall | "
+            f"  {label:<17} step {cpu['engine_cpu_ms']:6.3f} ms CPU {cpu['engine_wall_ms']:6.3f} ms wall, "
+            f"of which the check's own work {cpu['own_ms']:5.3f} | "
             f"with console {cpu['view_cpu_ms']:6.3f} ms CPU | {args.steps} steps use {extra_mb:+5.1f} MB vs 1"
         )
     old, new = rows["baseline 48336c2"][0], rows["now"][0]
-    print("  goal: engine <= 0.300 ms CPU per step, <= +10 MB")
+    print("  goal: engine <= 0.300 ms CPU per step (the step's CPU, check included), <= +10 MB")
     cpu, wall = new["engine_cpu_ms"] / old["engine_cpu_ms"], new["engine_wall_ms"] / old["engine_wall_ms"]
     view = new["view_cpu_ms"] / old["view_cpu_ms"]
     print(f"  ratio now/baseline: engine CPU {cpu:.3f}, wall {wall:.3f}, with console {view:.3f}")
