@@ -11,6 +11,7 @@ measured from the end of injection and from the moment the scenario was seen.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -117,6 +118,8 @@ class Drill:
         journal.extra["drill"] = facts
         journal.reasons = reasons
         journal.verdict = "NO-GO" if reasons else "GO"
+        with contextlib.suppress(KeyboardInterrupt):  # the verdict is decided: close the run's pools
+            r.close()
         r.emit(RunFinished(journal))
         return journal
 
@@ -208,7 +211,7 @@ class Drill:
         latest: list[StepResult] = []
         while not r.cancel.is_set():
             rounds += 1
-            latest = [r.check_once(s, data) for s in checks]
+            latest = r.check_all(checks, data)  # concurrently, on the engine loop
             when = time.monotonic()
             # A check skipped by `when:` (another environment's) neither confirms nor denies.
             ran = [x.outcome == "passed" for x in latest if x.outcome != "skipped"]
