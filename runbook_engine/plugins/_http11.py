@@ -18,7 +18,6 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
-from urllib.request import getproxies, proxy_bypass
 
 import h11
 
@@ -52,7 +51,7 @@ def lean_target(url: str, follow_redirects: bool) -> SplitResult | None:
     if parts.username is not None or not parts.hostname:
         return None
     proxies = _proxies()
-    if ("http" in proxies or "all" in proxies) and not proxy_bypass(parts.hostname):
+    if ("http" in proxies or "all" in proxies) and not _bypass(parts.hostname):
         return None
     return parts
 
@@ -62,8 +61,16 @@ _PROXIES: list[dict[str, str]] = []
 
 def _proxies() -> dict[str, str]:
     if not _PROXIES:  # the environment is read once per process, as httpx reads it once per client
+        from urllib.request import getproxies  # 28 ms to import: only here, once
+
         _PROXIES.append(getproxies())
     return _PROXIES[0]
+
+
+def _bypass(host: str) -> bool:
+    from urllib.request import proxy_bypass
+
+    return bool(proxy_bypass(host))
 
 
 def _query(parts: SplitResult, params: dict[str, Any]) -> str:

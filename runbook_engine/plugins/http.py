@@ -12,13 +12,16 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any, Literal
-from urllib.parse import SplitResult
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
 from runbook_engine.plugin import Context, Outputs, PluginSpec, Resources, StepError, require
-from runbook_engine.plugins._http11 import USER_AGENT, Answer, Pool, Progress, encode_body, lean_target
+
+if TYPE_CHECKING:  # imported when a request is sent: h11 and urllib.request cost ~50 ms at start-up
+    from urllib.parse import SplitResult
+
+    from runbook_engine.plugins._http11 import Answer, Progress
 
 # Without an `expect:` of its own, a step must show this to pass.
 DEFAULT_EXPECT = ["status < 400"]
@@ -87,6 +90,8 @@ async def run_async(spec: Spec, ctx: Context) -> Outputs:
     """Send the request(s) on the engine loop, the whole exchange under one deadline: a
     server trickling its answer a byte at a time is cut off at the timeout, and the
     request is cancelled with it (its connection closed)."""
+    from runbook_engine.plugins._http11 import Progress, lean_target
+
     timeout = ctx.remaining() or 30.0
     said = ctx.timeout or timeout  # messages name the step's timeout, not what is left of it
     parts = lean_target(spec.url, spec.follow_redirects)
@@ -125,6 +130,8 @@ Sender = Callable[[Progress], Awaitable[Answer]]
 
 
 def _lean(spec: Spec, ctx: Context, parts: SplitResult) -> Sender:
+    from runbook_engine.plugins._http11 import Pool, encode_body
+
     pool: Pool = ctx.resources.get("http11", Pool, close=lambda p: p.aclose())
     body = encode_body(spec.json_, spec.body)
 
@@ -136,6 +143,8 @@ def _lean(spec: Spec, ctx: Context, parts: SplitResult) -> Sender:
 
 def _httpx(spec: Spec, ctx: Context) -> Sender:
     """https://, proxies, redirects: httpx, one client (one SSL context) per verify setting per run."""
+    from runbook_engine.plugins._http11 import USER_AGENT, Answer, encode_body
+
     httpx = require("httpx", "http")
     client = ctx.resources.get(
         f"httpx-verify-{spec.verify}",
