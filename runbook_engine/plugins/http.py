@@ -126,7 +126,7 @@ async def run_async(spec: Spec, ctx: Context) -> Outputs:
     return _outputs(spec, response, latencies, errors)
 
 
-Sender = Callable[[Progress], Awaitable[Answer]]
+Sender = Callable[["Progress"], Awaitable["Answer"]]
 
 
 def _lean(spec: Spec, ctx: Context, parts: SplitResult) -> Sender:
