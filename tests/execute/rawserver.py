@@ -2,7 +2,7 @@
 threaded test server cannot do: hold a thousand connections, accept and never answer,
 trickle its answer, and count the connections clients close.
 
-Paths choose the answer: /ok -> 200, /busy -> 503, /close -> the connection is closed
+Paths choose the answer: /ok -> 200, /busy -> 503, /redirect -> 302 to /ok, /close -> the connection is closed
 without an answer, /hang -> never answers, /trickle -> the status line and headers one
 byte every 0.2 s (never finishing within a test's timeout).
 """
@@ -59,8 +59,12 @@ class RawServer:
                 if path in ("/hang", "/trickle"):
                     await self._hold(reader, writer, trickle=path == "/trickle")
                     return
-                status, body = ("503 Service Unavailable", b"busy") if path == "/busy" else ("200 OK", b"ok")
-                writer.write(f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+                status, body, extra = {
+                    "/busy": ("503 Service Unavailable", b"busy", ""),
+                    "/redirect": ("302 Found", b"", "Location: /ok\r\n"),
+                }.get(path, ("200 OK", b"ok", ""))
+                answer = f"HTTP/1.1 {status}\r\n{extra}Content-Length: {len(body)}\r\n\r\n"
+                writer.write(answer.encode() + body)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             self.stats.closed_by_client += 1

@@ -98,6 +98,37 @@ def test_a_thousand_parallel_checks_against_a_server_that_refuses_half(
     assert raw.stats.requests["/ok"] == 500 and raw.stats.requests["/busy"] == 250
 
 
+def test_the_checks_of_a_run_share_keep_alive_connections(project: Project, raw: RawServer) -> None:
+    """Twenty checks in a row, one connection: the run's pool keeps it open between steps
+    (before: a new client, connection and SSL context per step)."""
+    steps = "\n".join(
+        f"      - {{name: Check {i}, check: http, with: {{url: '{raw.url}/ok'}}}}" for i in range(20)
+    )
+    project.runbook("k", f"kind: runbook\nname: k\nsections:\n  - name: S\n    steps:\n{steps}\n")
+    _, journal = project.run_json("k")
+    assert journal["verdict"] == "GO"
+    assert (raw.stats.requests["/ok"], raw.stats.accepted) == (20, 1)
+
+
+def test_redirects_are_followed_only_when_asked(project: Project, raw: RawServer) -> None:
+    """Without follow_redirects the 302 is the fact (lean HTTP/1.1 path); with it, the final
+    answer (httpx path)."""
+    project.runbook(
+        "r",
+        f"""
+        kind: runbook
+        name: r
+        sections:
+          - name: S
+            steps:
+              - {{name: As is, check: http, with: {{url: "{raw.url}/redirect"}}, expect: status == 302}}
+              - {{name: Followed, check: http, with: {{url: "{raw.url}/redirect", follow_redirects: true}}, expect: status == 200}}
+        """,
+    )
+    _, journal = project.run_json("r")
+    assert [s["outcome"] for s in journal["sections"][0]["steps"]] == ["passed", "passed"]  # type: ignore[index]
+
+
 def test_ctrl_c_during_a_parallel_async_section_ends_promptly(tmp_path: Path, raw: RawServer) -> None:
     """200 checks waiting on a server that never answers (60 s timeouts): Ctrl-C ends the
     run in seconds, with every running check reported as interrupted and every request
