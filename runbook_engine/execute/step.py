@@ -175,7 +175,6 @@ class StepExecutor:
         assert step.wait is not None
         deadline = time.monotonic() + step.wait.timeout
         polls = 0
-        previous: Attempt | None = None
         while True:
             left = deadline - time.monotonic()
             # The last poll gets a floor: capped at a sliver of time, a slow but honest
@@ -184,8 +183,6 @@ class StepExecutor:
             polls += 1
             if attempt.outcome == "passed" or self.cancel.is_set():
                 return attempt
-            if attempt.outcome == "error" and previous is not None and time.monotonic() >= deadline:
-                attempt = previous  # the window closed mid-poll: report what the polls saw
             left = deadline - time.monotonic()
             if left <= 0:
                 attempt.message = (
@@ -193,7 +190,6 @@ class StepExecutor:
                     f"({polls} polls): {attempt.message}"
                 )
                 return attempt
-            previous = attempt
             self.on_retry(polls, attempt.message or attempt.outcome)
             await asyncio.sleep(min(step.wait.interval, left))
 
