@@ -9,6 +9,7 @@ set of tasks, not a thread each; the calling thread waits and answers prompts.
 from __future__ import annotations
 
 import asyncio
+import copy
 import secrets as pysecrets
 import socket
 import threading
@@ -76,6 +77,7 @@ class Runner:
         self.ask_lock = threading.Lock()
         self.results: dict[str, StepResult] = {}
         self.run_dir = lib.project_dir / ".runbook" / "runs" / "unnamed"
+        self._base_executor: tuple[StepExecutor | None, tuple[int, Path] | None] = (None, None)
 
     # -- events ---------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -218,11 +220,17 @@ class Runner:
         return sr
 
     def _executor(self, data: TemplateData, sr: StepResult | None) -> StepExecutor:
-        def on_retry(n: int, msg: str) -> None:
-            if sr is not None:  # gate re-checks are single attempts: nothing to report between them
-                self.emit(StepAttempt(sr, n, msg))
-
-        return StepExecutor(data, self.lib.project_dir, self.run_dir, self.cancel, on_retry, self.resources)
+        """The run's executor (made once: paths resolved, masking set up), with this step's
+        retry reports; gate re-checks (sr None) are single attempts with nothing to report."""
+        base, made_for = self._base_executor
+        if base is None or made_for != (id(data), self.run_dir):
+            base = StepExecutor(data, self.lib.project_dir, self.run_dir, self.cancel, _quiet, self.resources)
+            self._base_executor = (base, (id(data), self.run_dir))
+        if sr is None:
+            return base
+        executor = copy.copy(base)
+        executor.on_retry = lambda n, msg: self.emit(StepAttempt(sr, n, msg))
+        return executor
 
     def refuse_unconfirmable_destructive(self, steps: list[Step], data: TemplateData) -> None:
         """Without --yes and without a person to ask, a destructive runbook does not start."""
@@ -380,3 +388,7 @@ class Runner:
 
     async def _confirm(self, sr: StepResult, shown: dict[str, Any]) -> bool:
         return bool(await in_caller(self._ask, self.interaction.confirm_destructive, sr, shown))
+
+
+def _quiet(_attempt: int, _message: str) -> None:
+    """Gate re-checks are single attempts: nothing to report between them."""

@@ -18,7 +18,8 @@ async def run_parallel(
     emit: Callable[[Event], None],
 ) -> None:
     """Run the section's steps concurrently; steps caught in a needs cycle never start."""
-    here = {s.step_id for s in section.steps}
+    ids = [sr.id for sr in results]  # each step's id, computed once (a step derives it from its name)
+    here = set(ids)
     finished = {sid: asyncio.Event() for sid in here}
     limit = asyncio.Semaphore(section.max_parallel)
     stuck = in_cycles(section.steps)
@@ -29,11 +30,11 @@ async def run_parallel(
                 await finished[need].wait()
         async with limit:
             await run_step(step, sr)
-        finished[step.step_id].set()
+        finished[sr.id].set()
 
     async with asyncio.TaskGroup() as group:
         for step, sr in zip(section.steps, results, strict=True):
-            if step.step_id in stuck:
+            if sr.id in stuck:
                 sr.outcome = "blocked"
                 sr.message = f"needs {', '.join(step.needs)}: these steps wait on each other (a cycle)"
                 emit(StepFinished(sr))

@@ -179,7 +179,8 @@ class StepExecutor:
             left = deadline - time.monotonic()
             # The last poll gets a floor: capped at a sliver of time, a slow but honest
             # answer would turn into a timeout (error) instead of the failure it shows.
-            attempt = await self._attempt(step, plugin, result, spec, cap=max(left, LAST_POLL_FLOOR_S))
+            cap = round(max(left, LAST_POLL_FLOOR_S), 1)  # messages name it: 2.4s, not 2.399871s
+            attempt = await self._attempt(step, plugin, result, spec, cap=cap)
             polls += 1
             if attempt.outcome == "passed" or self.cancel.is_set():
                 return attempt
@@ -202,7 +203,7 @@ class StepExecutor:
             timeout = min(timeout, cap)
         lines: list[str] = []
         ctx = Context(
-            step_id=step.step_id,
+            step_id=result.id,  # the same id, without slugifying the name again
             timeout=timeout,
             workdir=self.workdir,
             run_dir=self.run_dir,
@@ -234,7 +235,7 @@ class StepExecutor:
             return {}, f"plugin {plugin.name} returned {type(outputs).__name__}, not a mapping"
         try:
             return plain(outputs), None
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: it contains itself
             return {}, f"plugin {plugin.name} returned data that is not plain: {exc}"
 
     async def _call_async(self, plugin: PluginInfo, spec: PluginSpec, ctx: Context, timeout: float) -> Any:
