@@ -1,6 +1,8 @@
 """Independent checks run concurrently: the same 20 HTTP checks, sequential vs parallel.
 
-A local HTTP server answers each request after 100 ms (a realistic health endpoint).
+A local HTTP server answers each request after 100 ms (a realistic health endpoint): the
+asyncio server of engine_harness.py, in its own process (the threaded test server listens
+with a backlog of 5, so 8 connections at once wait for SYN retransmits, a second each).
 The baseline is the sequential section in the same run.
 
     .venv/bin/python benchmarks/parallel_checks.py [--steps 20] [--delay 0.1]
@@ -16,9 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine_harness import http_server  # noqa: E402
+
 from runbook_engine.execute.runner import Runner  # noqa: E402
 from runbook_engine.format.loader import load_library  # noqa: E402  (after sys.path)
-from tests.support.httpserver import serve  # noqa: E402
 
 
 def runbook(url: str, steps: int, parallel: bool) -> str:
@@ -46,11 +49,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--delay", type=float, default=0.1)
     args = parser.parse_args()
-    with serve() as server:
-        server.route("/health", delay_s=args.delay)
-        timed(server.url, 2, True)  # warm up: imports httpx once
-        sequential = timed(server.url, args.steps, False)
-        parallel = timed(server.url, args.steps, True)
+    with http_server(delay=args.delay) as url:
+        timed(url, 2, True)  # warm up: imports once
+        sequential = timed(url, args.steps, False)
+        parallel = timed(url, args.steps, True)
     print(f"{args.steps} HTTP checks, each answered after {args.delay * 1000:.0f} ms")
     print(f"  sequential section (baseline)  {sequential:6.2f} s")
     print(f"  parallel section, 8 at a time  {parallel:6.2f} s")

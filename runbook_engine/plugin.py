@@ -13,16 +13,25 @@ Optionally ``NAME`` (defaults to the module's file name) and ``is_destructive(sp
 for plugins whose arguments can make a step destructive (for example ``compose`` with
 ``command: down, volumes: true``).
 
+Optionally ``async def run_async(spec, ctx) -> dict``: the same work as ``run`` written for
+asyncio (network checks). The engine prefers it: it runs on the engine's event loop, so a
+thousand such steps wait on the network at once, and a timeout or Ctrl-C cancels it at
+its current ``await``. It must never block (no ``time.sleep``, no blocking sockets or
+files): a plugin that blocks should only have ``run``, which the engine runs on a worker
+thread. Objects worth sharing between steps of a run (a connection pool) live in
+``ctx.resources``.
+
 Plugins produce facts; the engine judges. A plugin never decides pass or fail: it
 returns what it saw, and raises :class:`StepError` when it could not look at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -63,6 +72,34 @@ def require(module: str, extra: str | None = None, *, install: str | None = None
         ) from None
 
 
+class Resources:
+    """Objects the steps of one run share (a connection pool per verify setting...), made
+    on first use and closed when the run ends. For ``run_async`` plugins: the engine loop
+    is the only thread that touches them."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Any] = {}
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def get(
+        self, key: str, make: Callable[[], Any], close: Callable[[Any], Awaitable[None]] | None = None
+    ) -> Any:
+        """The object under `key`, made by `make()` the first time; `close(obj)` runs at the end."""
+        try:
+            return self._items[key]
+        except KeyError:
+            obj = self._items[key] = make()
+            if close is not None:
+                self._closers.append(lambda: close(obj))
+            return obj
+
+    async def aclose(self) -> None:
+        closers, self._closers, self._items = self._closers, [], {}
+        for closer in reversed(closers):
+            with contextlib.suppress(Exception):  # a pool that fails to close must not hide the verdict
+                await closer()
+
+
 @dataclass
 class Context:
     """What the engine gives a plugin for one attempt of one step."""
@@ -81,6 +118,8 @@ class Context:
     started: float = field(default_factory=time.monotonic)
     log: Callable[[str], None] = field(default=lambda _line: None)
     """Record a line of evidence for this step (shown in reports, secrets masked)."""
+    resources: Resources = field(default_factory=Resources)
+    """Shared by every step of the run (see Resources)."""
 
     def remaining(self) -> float | None:
         """Seconds left before this attempt's timeout, or None without a timeout."""
@@ -102,6 +141,7 @@ __all__ = [
     "Outputs",
     "PluginKind",
     "PluginSpec",
+    "Resources",
     "StepError",
     "require",
 ]

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from functools import cached_property
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from runbook_engine.errors import LoadError, Problem, display_path
 from runbook_engine.expr import Expression, ExpressionError, compile_expression
-from runbook_engine.plugin import PluginSpec
+from runbook_engine.plugin import Context, PluginSpec
 
 ENTRY_POINT_GROUP = "runbook_engine.plugins"
 
@@ -49,23 +53,36 @@ class PluginInfo:
     module: ModuleType
     source: str
 
-    @property
+    # Cached: the runner reads these for every step (a frozen dataclass still has a
+    # __dict__, which is where cached_property keeps its value).
+    @cached_property
     def kinds(self) -> frozenset[str]:
         return frozenset(self.module.KINDS)
 
-    @property
+    @cached_property
     def spec(self) -> type[PluginSpec]:
         spec: type[PluginSpec] = self.module.Spec
         return spec
+
+    @cached_property
+    def run_async(self) -> Callable[[Any, Context], Coroutine[Any, Any, Any]] | None:
+        """The plugin's `async def run_async(spec, ctx)`, when it has one (run on the loop)."""
+        fn = getattr(self.module, "run_async", None)
+        return fn if callable(fn) else None
 
     @property
     def outputs(self) -> dict[str, str]:
         return dict(getattr(self.module, "OUTPUTS", {}))
 
-    @property
+    @cached_property
     def default_expect(self) -> list[Expression]:
         """What a step of this plugin must show when it has no `expect:` of its own."""
         return [compile_expression(src) for src in getattr(self.module, "DEFAULT_EXPECT", ())]
+
+    @cached_property
+    def can_be_destructive(self) -> bool:
+        """Whether its arguments can make a step destructive (it has an is_destructive hook)."""
+        return callable(getattr(self.module, "is_destructive", None))
 
     def is_destructive(self, spec: PluginSpec) -> bool:
         hook = getattr(self.module, "is_destructive", None)
@@ -87,6 +104,9 @@ def _check_contract(module: ModuleType, source: str) -> str | None:
         return "Spec must be a subclass of runbook_engine.plugin.PluginSpec"
     if not callable(getattr(module, "run", None)):
         return "run(spec, ctx) is missing"
+    run_async = getattr(module, "run_async", None)
+    if run_async is not None and not inspect.iscoroutinefunction(run_async):
+        return "run_async must be an `async def run_async(spec, ctx)` (or leave it out)"
     for src in getattr(module, "DEFAULT_EXPECT", ()):
         try:
             compile_expression(src)

@@ -7,11 +7,13 @@ assert out["status"] == 200
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from runbook_engine.plugin import Context, Outputs
+from runbook_engine.plugin import Context, Outputs, Resources
 
 
 def make_context(
@@ -28,13 +30,27 @@ def make_context(
 def run_plugin(module: ModuleType, args: dict[str, Any], ctx: Context | None = None) -> Outputs:
     """Validate ``args`` with the plugin's Spec and run it once, returning its outputs.
 
+    Runs what the engine runs: ``run_async`` on an event loop when the plugin has one
+    (its shared resources closed afterwards), else ``run``.
+
     Fails (AssertionError) when the plugin returns an output its OUTPUTS does not document:
     `runbook plugins`, the schema and the docs list OUTPUTS, and people write `expect:`
     against those names."""
     spec = module.Spec.model_validate(args)
-    result: Outputs = module.run(spec, ctx or make_context())
+    ctx = ctx or make_context()
+    run_async = getattr(module, "run_async", None)
+    result: Outputs = asyncio.run(_run_async(run_async, spec, ctx)) if run_async else module.run(spec, ctx)
     documented = getattr(module, "OUTPUTS", None)
     if isinstance(documented, dict) and isinstance(result, dict):
         extra = sorted(set(result) - set(documented))
         assert not extra, f"{module.__name__} returned undocumented outputs {extra}: add them to OUTPUTS"
     return result
+
+
+async def _run_async(run_async: Any, spec: Any, ctx: Context) -> Outputs:
+    own = dataclasses.replace(ctx, resources=Resources())
+    try:
+        result: Outputs = await run_async(spec, own)
+        return result
+    finally:
+        await own.resources.aclose()

@@ -21,6 +21,7 @@ after that, every `poll` seconds.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -131,6 +132,8 @@ class Drill:
         journal.extra["drill"] = facts
         journal.reasons = reasons
         journal.verdict = "NO-GO" if reasons else "GO"
+        with contextlib.suppress(KeyboardInterrupt):  # the verdict is decided: close the run's pools
+            r.close()
         r.emit(RunFinished(journal))
         return journal
 
@@ -251,12 +254,11 @@ class Drill:
         latest: list[StepResult] = []
         while not r.cancel.is_set():
             rounds += 1
-            latest, looks = [], []
-            for s in checks:
-                start = time.monotonic()
-                latest.append(r.check_once(s, data))
-                looks.append(_observed(start, time.monotonic(), latest[-1]))
+            start = time.monotonic()
+            latest = r.check_all(checks, data)  # concurrently, on the engine loop
             now = time.monotonic()
+            # All checks of a round start together; each saw the system within its own duration.
+            looks = [_observed(start, start + (x.duration_s or 0.0), x) for x in latest]
             # A check skipped by `when:` (another environment's) neither confirms nor denies.
             ran = [
                 (x.outcome == "passed", t)

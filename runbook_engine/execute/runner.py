@@ -2,17 +2,22 @@
 
 The runner emits events and fills the journal; it never prints. Interaction with a
 person (manual steps, destructive confirmations) goes through an Interaction object.
+Sections run as coroutines on the engine loop (execute/loop.py): a parallel section is a
+set of tasks, not a thread each; the calling thread waits and answers prompts.
 """
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import secrets as pysecrets
 import socket
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from runbook_engine import __version__
 from runbook_engine.errors import UserError
@@ -29,8 +34,10 @@ from runbook_engine.execute.events import (
     StepStarted,
 )
 from runbook_engine.execute.interaction import Interaction, NoInteraction, login_name
+from runbook_engine.execute.loop import drive, in_caller
 from runbook_engine.execute.options import RunOptions
-from runbook_engine.execute.step import StepExecutor
+from runbook_engine.execute.section import run_parallel
+from runbook_engine.execute.step import RunCancel, StepExecutor
 from runbook_engine.execute.timeline import run_timing
 from runbook_engine.expr import ExpressionError, is_template, render
 from runbook_engine.format.library import Library
@@ -39,7 +46,9 @@ from runbook_engine.journal import RunJournal, SectionResult, StepResult
 from runbook_engine.judge.gate import judge, once_result, record_decision
 from runbook_engine.judge.recommend import recommend
 from runbook_engine.judge.verdict import decide
-from runbook_engine.plugin import StepError
+from runbook_engine.plugin import Resources, StepError
+
+T = TypeVar("T")
 
 
 def new_run_id() -> str:
@@ -62,17 +71,31 @@ class Runner:
         self.options = options or RunOptions()
         self.observers = list(observers or [])
         self.interaction: Interaction = interaction or NoInteraction()
-        self.cancel = threading.Event()
+        self.cancel = RunCancel()
+        self.resources = Resources()  # shared by the run's steps: connection pools
         self._emit_lock = threading.Lock()
         self.ask_lock = threading.Lock()
         self.results: dict[str, StepResult] = {}
         self.run_dir = lib.project_dir / ".runbook" / "runs" / "unnamed"
+        self._base_executor: tuple[StepExecutor | None, tuple[int, Path] | None] = (None, None)
 
     # -- events ---------------------------------------------------------------
     def emit(self, event: Event) -> None:
         with self._emit_lock:
             for observer in self.observers:
                 observer(event)
+
+    def drive(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the engine loop from this (waiting) thread."""
+        return drive(coro, self._stop)
+
+    def _stop(self, why: BaseException) -> None:
+        self.cancel.reason = why
+        self.cancel.set()
+
+    def close(self) -> None:
+        """Close what the run's steps shared (connection pools)."""
+        self.drive(self.resources.aclose())
 
     # -- entry points ---------------------------------------------------------
     def prepare(self, doc: Runbook | Contingency) -> TemplateData:
@@ -132,8 +155,7 @@ class Runner:
         started = time.monotonic()
         self.emit(RunStarted(journal))
         try:
-            for section, result in zip(doc.sections, journal.sections, strict=True):
-                self.run_section(section, result, data)
+            self.drive(self._sections(doc.sections, journal.sections, data))
             journal.status = "finished"
         except KeyboardInterrupt:
             self._interrupted(journal)
@@ -153,6 +175,7 @@ class Runner:
                 recommend(self.lib, doc.on_no_go, journal, data, probe=probe)
             if doc.gate is not None and not self.options.dry_run and journal.status == "finished":
                 record_decision(self, journal)
+            self.close()
         except KeyboardInterrupt:
             self._interrupted(journal)
             decide(journal, more_reasons)
@@ -168,24 +191,46 @@ class Runner:
 
     def check_once(self, step: Step, data: TemplateData) -> StepResult:
         """One attempt of a check, outside the journal's sections (gate re-checks)."""
+        return self.drive(self._check_once(step, data))
+
+    def check_all(self, steps: list[Step], data: TemplateData) -> list[StepResult]:
+        """One attempt of each check, all at once (a gate round, a drill's poll)."""
+
+        async def every() -> list[StepResult]:
+            return list(await asyncio.gather(*(self._check_once(s, data) for s in steps)))
+
+        return self.drive(every())
+
+    async def _check_once(self, step: Step, data: TemplateData) -> StepResult:
         sr = once_result(step)
-        when = step.compiled_when
-        if when is not None:
-            try:
-                if not when.evaluate(data.for_expressions({})):
-                    sr.outcome, sr.message = "skipped", f"when: {when.source} is false"
-                    return sr
-            except ExpressionError as exc:
-                sr.outcome, sr.message = "error", data.redactor.text(f"when: {exc}")
-                return sr
+        if self._skipped_by_when(step, sr, data):
+            return sr
         plugin = self.lib.registry.get(step.plugin or "")
         assert plugin is not None, "the loader rejects unknown plugins"
-        executor = StepExecutor(data, self.lib.project_dir, self.run_dir, self.cancel, on_retry=_ignore)
+        executor = self._executor(data, None)
         sr.started_at = now_utc()
         started = time.monotonic()
-        executor.run(step.model_copy(update={"retry": None, "wait": None}), plugin, sr)
+        try:
+            spec, args = executor.render_args(step, plugin)
+        except StepError as exc:
+            sr.attempts, sr.outcome, sr.message = 1, "error", str(exc)
+        else:
+            await executor.run(step, plugin, sr, spec, args, once=True)
         sr.duration_s = time.monotonic() - started
         return sr
+
+    def _executor(self, data: TemplateData, sr: StepResult | None) -> StepExecutor:
+        """The run's executor (made once: paths resolved, masking set up), with this step's
+        retry reports; gate re-checks (sr None) are single attempts with nothing to report."""
+        base, made_for = self._base_executor
+        if base is None or made_for != (id(data), self.run_dir):
+            base = StepExecutor(data, self.lib.project_dir, self.run_dir, self.cancel, _quiet, self.resources)
+            self._base_executor = (base, (id(data), self.run_dir))
+        if sr is None:
+            return base
+        executor = copy.copy(base)
+        executor.on_retry = lambda n, msg: self.emit(StepAttempt(sr, n, msg))
+        return executor
 
     def refuse_unconfirmable_destructive(self, steps: list[Step], data: TemplateData) -> None:
         """Without --yes and without a person to ask, a destructive runbook does not start."""
@@ -202,8 +247,8 @@ class Runner:
         if step.destructive:
             return True
         plugin = self.lib.registry.get(step.plugin or "")
-        if plugin is None:
-            return False
+        if plugin is None or not plugin.can_be_destructive:
+            return False  # without the hook, only `destructive: true` makes it so: no rendering
         try:
             args = render(step.with_, data.for_templates()) if is_template(str(step.with_)) else step.with_
             return plugin.is_destructive(plugin.spec.model_validate(args))
@@ -212,6 +257,15 @@ class Runner:
 
     # -- sections -------------------------------------------------------------
     def run_section(self, section: Section, result: SectionResult, data: TemplateData) -> None:
+        self.drive(self._section(section, result, data))
+
+    async def _sections(
+        self, sections: list[Section], results: list[SectionResult], data: TemplateData
+    ) -> None:
+        for section, result in zip(sections, results, strict=True):
+            await self._section(section, result, data)
+
+    async def _section(self, section: Section, result: SectionResult, data: TemplateData) -> None:
         result.started_at = now_utc()
         started = time.monotonic()
         self.emit(SectionStarted(result))
@@ -219,39 +273,15 @@ class Runner:
             result.steps = [self.new_result(step, section.name) for step in section.steps]
         try:
             if section.parallel:
-                self.run_parallel(section, result, data)
+                await run_parallel(section, result.steps, lambda st, sr: self.step(st, sr, data), self.emit)
             else:
                 for step, sr in zip(section.steps, result.steps, strict=True):
                     if self.cancel.is_set():
                         break
-                    self.run_step(step, sr, data)
+                    await self.step(step, sr, data)
         finally:
             result.duration_s = time.monotonic() - started
             self.emit(SectionFinished(result))
-
-    def run_parallel(self, section: Section, result: SectionResult, data: TemplateData) -> None:
-        """Start each step once the steps it needs are finished; at most max_parallel at once."""
-        todo = list(range(len(section.steps)))
-        ids_here = {s.step_id for s in section.steps}
-        done_ids: set[str] = {sid for sid in self.results if sid not in ids_here}
-        running: dict[Future[None], int] = {}
-        with ThreadPoolExecutor(max_workers=section.max_parallel, thread_name_prefix="section") as pool:
-            try:
-                while todo or running:
-                    ready = [i for i in todo if all(n in done_ids for n in section.steps[i].needs)]
-                    for i in ready:
-                        todo.remove(i)
-                        fut = pool.submit(self.run_step, section.steps[i], result.steps[i], data)
-                        running[fut] = i
-                    if not running:
-                        break  # a needs cycle: the loader rejects these, so this is a guard
-                    finished, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        done_ids.add(section.steps[running.pop(fut)].step_id)
-                        fut.result()
-            except KeyboardInterrupt:
-                self.cancel.set()
-                raise
 
     # -- steps ----------------------------------------------------------------
     def new_result(self, step: Step, section: str) -> StepResult:
@@ -271,43 +301,55 @@ class Runner:
         return sr
 
     def run_step(self, step: Step, sr: StepResult, data: TemplateData) -> None:
+        self.drive(self.step(step, sr, data))
+
+    async def step(self, step: Step, sr: StepResult, data: TemplateData) -> None:
+        """One step from start to finish: events, outcome, timing (its straight pipeline)."""
         sr.started_at = now_utc()
         started = time.monotonic()
         self.emit(StepStarted(sr))
         try:
-            self._run_step(step, sr, data)
-        except KeyboardInterrupt as exc:
-            self.cancel.set()
+            await self._step(step, sr, data)
+        except asyncio.CancelledError:
             # cli.process.Terminated (SIGTERM) is a KeyboardInterrupt too; say which one stopped it.
-            how = "terminated (SIGTERM)" if type(exc).__name__ == "Terminated" else "interrupted (Ctrl-C)"
+            how = (
+                "terminated (SIGTERM)"
+                if type(self.cancel.reason).__name__ == "Terminated"
+                else "interrupted (Ctrl-C)"
+            )
             sr.outcome, sr.message = "error", f"{how} while running"
             raise
         finally:
             sr.duration_s = time.monotonic() - started
             self.emit(StepFinished(sr))
 
-    def _run_step(self, step: Step, sr: StepResult, data: TemplateData) -> None:
+    def _skipped_by_when(self, step: Step, sr: StepResult, data: TemplateData) -> bool:
+        when = step.compiled_when
+        if when is None:
+            return False
+        try:
+            if when.evaluate(data.for_expressions({})):
+                return False
+            sr.outcome, sr.message = "skipped", f"when: {when.source} is false"
+        except ExpressionError as exc:
+            sr.outcome, sr.message = "error", data.redactor.text(f"when: {exc}")
+        return True
+
+    async def _step(self, step: Step, sr: StepResult, data: TemplateData) -> None:
         unmet = [n for n in step.needs if self.results.get(n) is None or self.results[n].outcome != "passed"]
         if self.options.dry_run:
             unmet = []  # nothing ran, so nothing could pass: show the plan as it would run
         if unmet:
             sr.outcome, sr.message = "blocked", f"needs {', '.join(unmet)}, which did not pass"
             return
-        when = step.compiled_when
-        if when is not None:
-            try:
-                if not when.evaluate(data.for_expressions({})):
-                    sr.outcome, sr.message = "skipped", f"when: {when.source} is false"
-                    return
-            except ExpressionError as exc:
-                sr.outcome, sr.message = "error", data.redactor.text(f"when: {exc}")
-                return
-        if step.manual is not None:
-            self.run_manual(step, sr, data)
+        if self._skipped_by_when(step, sr, data):
             return
-        self.run_automated(step, sr, data)
+        if step.manual is not None:
+            await self.run_manual(step, sr, data)
+            return
+        await self.run_automated(step, sr, data)
 
-    def run_manual(self, step: Step, sr: StepResult, data: TemplateData) -> None:
+    async def run_manual(self, step: Step, sr: StepResult, data: TemplateData) -> None:
         try:
             text = str(render(step.manual, data.for_templates()))
         except ExpressionError as exc:
@@ -317,8 +359,7 @@ class Runner:
         if self.options.dry_run:
             sr.outcome, sr.message = "skipped", "dry run: a person confirms this step"
             return
-        with self.ask_lock:
-            answer = self.interaction.ask_manual(sr, sr.name)
+        answer = await in_caller(self._ask, self.interaction.ask_manual, sr, sr.name)
         if answer is None:
             if self.options.confirm_manual:
                 sr.outcome, sr.answered_by = "passed", "--confirm-manual"
@@ -335,45 +376,19 @@ class Runner:
             or {"done": None, "not-done": "not done", "skip": "skipped by operator"}[answer.choice]
         )
 
-    def run_automated(self, step: Step, sr: StepResult, data: TemplateData) -> None:
+    def _ask(self, question: Any, *args: Any) -> Any:
+        with self.ask_lock:  # one question at a time, whichever thread asks
+            return question(*args)
+
+    async def run_automated(self, step: Step, sr: StepResult, data: TemplateData) -> None:
         plugin = self.lib.registry.get(step.plugin or "")
         assert plugin is not None, "the loader rejects unknown plugins"
-        executor = StepExecutor(
-            data,
-            self.lib.project_dir,
-            self.run_dir,
-            self.cancel,
-            on_retry=lambda n, msg: self.emit(StepAttempt(sr, n, msg)),
-        )
-        destructive = self.is_destructive(step, data)
-        sr.destructive = destructive
-        if self.options.dry_run:
-            try:
-                _, args = executor.render_args(step, plugin)
-                sr.args = data.redactor.data(args, trim=True)
-                sr.outcome, sr.message = "skipped", "dry run" + (" (destructive)" if destructive else "")
-            except StepError as exc:
-                if "steps" not in str(step.with_):
-                    sr.outcome, sr.message = "error", str(exc)
-                    return
-                # It reads outputs of earlier steps, which a dry run does not produce.
-                sr.args = data.redactor.data(step.with_, trim=True)
-                sr.outcome, sr.message = "skipped", "dry run (shown unrendered: uses earlier steps' outputs)"
-            return
-        if destructive and not self.options.yes:
-            with self.ask_lock:
-                try:
-                    _, args = executor.render_args(step, plugin)
-                except StepError:
-                    args = {}
-                ok = self.interaction.confirm_destructive(sr, data.redactor.data(args))
-            if not ok:
-                sr.outcome, sr.message = "skipped", "destructive step declined by the operator"
-                sr.operator_skipped = True
-                return
-        outputs = executor.run(step, plugin, sr)
-        data.steps[sr.id] = outputs
+        confirm = None if self.options.yes else self._confirm
+        await self._executor(data, sr).perform(step, plugin, sr, self.options.dry_run, confirm)
+
+    async def _confirm(self, sr: StepResult, shown: dict[str, Any]) -> bool:
+        return bool(await in_caller(self._ask, self.interaction.confirm_destructive, sr, shown))
 
 
-def _ignore(_attempt: int, _message: str) -> None:
+def _quiet(_attempt: int, _message: str) -> None:
     """Gate re-checks are single attempts: nothing to report between them."""

@@ -129,7 +129,7 @@ class Section(_Strict):
     description: str | None = None
     budget: Duration | None = Field(default=None, gt=0)
     parallel: bool = False
-    max_parallel: int = Field(default=16, ge=1, le=64)
+    max_parallel: int = Field(default=16, ge=1, le=1024)
     steps: list[Step] = Field(min_length=1)
 
 

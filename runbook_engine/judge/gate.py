@@ -10,7 +10,6 @@ saw. The gate gives up, NO-GO, once a full window can no longer fit before `max_
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,11 +32,15 @@ class Runner(Protocol):
     depends on this shape, not on the runner module (which imports the gate)."""
 
     options: RunOptions
-    cancel: threading.Event
     ask_lock: threading.Lock
     interaction: Interaction
 
+    @property
+    def cancel(self) -> threading.Event: ...
+
     def check_once(self, step: Step, data: TemplateData) -> StepResult: ...
+
+    def check_all(self, steps: list[Step], data: TemplateData) -> list[StepResult]: ...
 
     def emit(self, event: Event) -> None: ...
 
@@ -49,10 +52,9 @@ def critical_checks(doc: Runbook, journal: RunJournal) -> list[Step]:
 
 
 def _round(runner: Runner, checks: list[Step], data: TemplateData) -> list[tuple[Step, StepResult]]:
-    """Re-run every check once, concurrently (they are independent)."""
-    with ThreadPoolExecutor(max_workers=min(16, max(1, len(checks))), thread_name_prefix="gate") as pool:
-        results = list(pool.map(lambda s: runner.check_once(s, data), checks))
-    return list(zip(checks, results, strict=True))
+    """Re-run every check once, concurrently (they are independent): on the engine loop,
+    as a parallel section runs its steps."""
+    return list(zip(checks, runner.check_all(checks, data), strict=True))
 
 
 def _summarise(flaps: list[dict[str, Any]]) -> str:
@@ -137,9 +139,7 @@ def hold(
         }
     if held or runner.cancel.is_set():
         return None
-    return (
-        f"not stable for {stable_for:g}s within {max_wait:g}s: {flap_rounds} flap(s): {_summarise(flaps)}"
-    )
+    return f"not stable for {stable_for:g}s within {max_wait:g}s: {flap_rounds} flap(s): {_summarise(flaps)}"
 
 
 def once_result(step: Step) -> StepResult:

@@ -1,16 +1,27 @@
-"""Send an HTTP request and report the response; with `samples` also latency percentiles."""
+"""Send an HTTP request and report the response; with `samples` also latency percentiles.
+
+Runs on the engine loop (`run_async`): plain http:// through the lean HTTP/1.1 pool of
+_http11.py, https://, proxies and redirects through httpx; one pool per run.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json as jsonlib
 import math
 import time
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from runbook_engine.plugin import Context, Outputs, PluginSpec, StepError, require
+from runbook_engine.plugin import Context, Outputs, PluginSpec, Resources, StepError, require
+
+if TYPE_CHECKING:  # imported when a request is sent: h11 and urllib.request cost ~50 ms at start-up
+    from urllib.parse import SplitResult
+
+    from runbook_engine.plugins._http11 import Answer, Progress
 
 # Without an `expect:` of its own, a step must show this to pass.
 DEFAULT_EXPECT = ["status < 400"]
@@ -62,43 +73,117 @@ def percentile(sorted_values: list[float], pct: float) -> float:
 
 
 def run(spec: Spec, ctx: Context) -> Outputs:
-    httpx = require("httpx", "http")
+    """The synchronous contract (runbook_engine.testing, other callers): the same work on
+    a private event loop, its connections closed at the end."""
+    return asyncio.run(_standalone(spec, ctx))
+
+
+async def _standalone(spec: Spec, ctx: Context) -> Outputs:
+    own = replace(ctx, resources=Resources())
+    try:
+        return await run_async(spec, own)
+    finally:
+        await own.resources.aclose()
+
+
+async def run_async(spec: Spec, ctx: Context) -> Outputs:
+    """Send the request(s) on the engine loop, the whole exchange under one deadline: a
+    server trickling its answer a byte at a time is cut off at the timeout, and the
+    request is cancelled with it (its connection closed)."""
+    from runbook_engine.plugins._http11 import Progress, lean_target
+
     timeout = ctx.remaining() or 30.0
     said = ctx.timeout or timeout  # messages name the step's timeout, not what is left of it
-    kwargs: dict[str, Any] = {"headers": spec.headers}
-    # httpx's `params=` replaces the URL's own query string: merge into the URL instead.
-    url = httpx.URL(spec.url).copy_merge_params(spec.params) if spec.params else spec.url
-    if spec.json_ is not None:
-        kwargs["json"] = spec.json_
-    elif spec.body is not None:
-        kwargs["content"] = spec.body.encode()
+    parts = lean_target(spec.url, spec.follow_redirects)
+    send = _lean(spec, ctx, parts) if parts is not None else _httpx(spec, ctx)
     latencies: list[float] = []
     errors = 0
     response: Answer | None = None
-    deadline = time.monotonic() + timeout
-    with httpx.Client(verify=spec.verify, timeout=timeout, follow_redirects=spec.follow_redirects) as client:
-        for _ in range(spec.samples):
-            if ctx.cancel.is_set():
-                raise StepError("cancelled")
-            start = time.perf_counter()
-            try:
-                response = _request(client, spec.method, url, kwargs, deadline, ctx)
-            except httpx.TimeoutException:
-                raise StepError(f"{spec.method} {spec.url}: no answer within {said:g}s") from None
-            except httpx.HTTPError as exc:
-                if spec.samples == 1:
-                    raise StepError(f"{spec.method} {spec.url}: {_reason(exc)}") from None
-                errors += 1
-                continue
-            except _Overdue:
-                raise StepError(
-                    f"{spec.method} {spec.url}: the answer did not finish arriving within {said:g}s"
-                ) from None
-            latencies.append((time.perf_counter() - start) * 1000)
-            if response.status >= 500:
-                errors += 1
+    progress = Progress()
+    try:
+        async with asyncio.timeout(timeout):
+            for _ in range(spec.samples):
+                progress.head = False
+                start = time.perf_counter()
+                try:
+                    response = await send(progress)
+                except StepError as exc:
+                    if spec.samples == 1:
+                        raise StepError(f"{spec.method} {spec.url}: {exc}") from None
+                    errors += 1
+                    continue
+                latencies.append((time.perf_counter() - start) * 1000)
+                if response.status >= 500:
+                    errors += 1
+    except TimeoutError:
+        if progress.head:
+            raise StepError(
+                f"{spec.method} {spec.url}: the answer did not finish arriving within {said:g}s"
+            ) from None
+        raise StepError(f"{spec.method} {spec.url}: no answer within {said:g}s") from None
     if response is None:
         raise StepError(f"{spec.method} {spec.url}: all {spec.samples} requests failed")
+    return _outputs(spec, response, latencies, errors)
+
+
+Sender = Callable[["Progress"], Awaitable["Answer"]]
+
+
+def _lean(spec: Spec, ctx: Context, parts: SplitResult) -> Sender:
+    from runbook_engine.plugins._http11 import Pool, encode_body
+
+    pool: Pool = ctx.resources.get("http11", Pool, close=lambda p: p.aclose())
+    body = encode_body(spec.json_, spec.body)
+
+    def send(progress: Progress) -> Awaitable[Answer]:
+        return pool.request(spec.method, parts, spec.headers, spec.params, body, progress)
+
+    return send
+
+
+def _httpx(spec: Spec, ctx: Context) -> Sender:
+    """https://, proxies, redirects: httpx, one client (one SSL context) per verify setting per run."""
+    from runbook_engine.plugins._http11 import USER_AGENT, Answer, encode_body
+
+    httpx = require("httpx", "http")
+    client = ctx.resources.get(
+        f"httpx-verify-{spec.verify}",
+        lambda: httpx.AsyncClient(
+            verify=spec.verify,
+            timeout=None,  # the step's deadline covers the whole exchange
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+            headers={"user-agent": USER_AGENT},
+        ),
+        close=lambda c: c.aclose(),
+    )
+    # httpx's `params=` replaces the URL's own query string: merge into the URL instead.
+    url = httpx.URL(spec.url).copy_merge_params(spec.params) if spec.params else spec.url
+    content, content_type = encode_body(spec.json_, spec.body)
+    headers = dict(spec.headers)
+    if content_type and not any(k.lower() == "content-type" for k in headers):
+        headers["content-type"] = content_type
+
+    async def send(progress: Progress) -> Answer:
+        try:
+            request = client.build_request(spec.method, url, headers=headers, content=content)
+            response = await client.send(request, stream=True, follow_redirects=spec.follow_redirects)
+            try:
+                progress.head = True
+                body = await response.aread()
+            finally:
+                await response.aclose()
+        except httpx.HTTPError as exc:
+            raise StepError(_reason(exc)) from None
+        return Answer(
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            text=body.decode(response.charset_encoding or "utf-8", errors="replace"),
+        )
+
+    return send
+
+
+def _outputs(spec: Spec, response: Answer, latencies: list[float], errors: int) -> Outputs:
     text = response.text[:KEEP_CHARS]
     try:
         body_json = jsonlib.loads(response.text) if response.text else None
@@ -124,37 +209,6 @@ def run(spec: Spec, ctx: Context) -> Outputs:
             }
         )
     return out
-
-
-class _Overdue(Exception):
-    """The answer was still arriving when the step's time ran out."""
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    text: str
-
-
-def _request(
-    client: Any, method: str, url: Any, kwargs: dict[str, Any], deadline: float, ctx: Context
-) -> Answer:
-    """One request, read in chunks against the step's deadline: httpx's timeout is per read,
-    so a server trickling its body a byte at a time would otherwise hold the step forever."""
-    chunks: list[bytes] = []
-    with client.stream(method, url, **kwargs) as response:
-        for chunk in response.iter_bytes():
-            chunks.append(chunk)
-            if time.monotonic() > deadline or ctx.cancel.is_set():
-                raise _Overdue()
-        body = b"".join(chunks)
-        encoding = response.charset_encoding or "utf-8"
-        return Answer(
-            status=response.status_code,
-            headers={k.lower(): v for k, v in response.headers.items()},
-            text=body.decode(encoding, errors="replace"),
-        )
 
 
 def _reason(exc: Exception) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
@@ -60,6 +61,9 @@ class ConsoleView:
         self.live: Live | None = None
         self.gate: GateProgress | None = None
         self.gate_seen = 0.0  # when the last gate event came (monotonic)
+        # Plain output (a pipe, a CI log): a step line that fits is written as is; Rich's
+        # layout would give the same text at ten times the cost, once per step.
+        self.plain = not console.is_terminal and not console.record
 
     # -- observer -------------------------------------------------------------
     def __call__(self, event: Event) -> None:
@@ -169,6 +173,13 @@ class ConsoleView:
             return
         self.console.print(renderable)
 
+    def _line(self, line: Text) -> None:
+        text = line.plain
+        if self.plain and text.isprintable() and cell_len(text) <= self.console.width:
+            self.console.file.write(text + "\n")
+        else:
+            self.console.print(line)
+
     def _step_line(self, step: StepResult) -> None:
         label, style = LABELS[step.outcome]
         if self.drilling and step.section == "Detect" and step.outcome == "passed":
@@ -183,15 +194,13 @@ class ConsoleView:
         line = Text.assemble(
             (f"  {label:<7} ", style), _fit(step.name + marks, self.width), (f" {dur:>7}", "dim")
         )
-        self.console.print(line)
+        self._line(line)
         if self.dry_run and step.args:
             # The resolved plan: what the step would be given (templates rendered, secrets masked).
-            self.console.print(Text(f"          {step.plugin}: {args_line(step.args)}", style="dim"))
+            self._line(Text(f"          {step.plugin}: {args_line(step.args)}", style="dim"))
         if step.message and (step.outcome != "passed" or label == "SEEN"):
             for msg_line in step.message.splitlines()[:6]:
-                self.console.print(
-                    Text(f"          {msg_line}", style="dim" if step.outcome == "skipped" else style)
-                )
+                self._line(Text(f"          {msg_line}", style="dim" if step.outcome == "skipped" else style))
 
     # -- the end --------------------------------------------------------------
     def summary(self, journal: RunJournal) -> None:

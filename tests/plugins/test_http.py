@@ -76,3 +76,19 @@ def test_query_string_in_the_url_is_kept(http_server: Server) -> None:
     assert http_server.paths_seen[-1] == "/q?snapshot_id=42"
     run_plugin(http, {"url": f"{http_server.url}/q?a=1", "params": {"b": 2}})
     assert http_server.paths_seen[-1] == "/q?a=1&b=2"
+
+
+def test_the_sync_run_contract_still_works(http_server: Server) -> None:
+    """Callers outside the engine may still call run(spec, ctx): the same request, on a
+    private event loop."""
+    http_server.route("/health", body={"status": "healthy"})
+    out = http.run(http.Spec(url=f"{http_server.url}/health"), make_context())
+    assert (out["status"], out["json"]) == (200, {"status": "healthy"})
+
+
+def test_a_json_body_is_sent_as_json(http_server: Server) -> None:
+    """json: sets the content type and length, as httpx did."""
+    http_server.route("/post")
+    run_plugin(http, {"url": f"{http_server.url}/post", "method": "POST", "json": {"a": 1}})
+    seen = http_server.headers_seen[-1]
+    assert (seen["content-type"], seen["content-length"]) == ("application/json", "7")
