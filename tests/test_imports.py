@@ -37,8 +37,8 @@ def test_validate_imports_no_heavy_library() -> None:
     assert _heavy_imported(["validate"], root) == ""
 
 
-def test_an_http_step_does_not_load_httpx_command_line_client(tmp_path: Path) -> None:
-    """`runbook run` of an http step loads httpx but not its CLI (httpx._main: pygments, click)."""
+def test_a_plain_http_step_loads_neither_httpx_nor_pygments(tmp_path: Path) -> None:
+    """`runbook run` of an http:// step goes through the lean HTTP/1.1 client: no httpx, no pygments."""
     from tests.support.httpserver import serve
 
     probe = PROBE.replace('print("HEAVY:"', 'print("HEAVY:" + str("pygments" in sys.modules) + ":"')
@@ -56,5 +56,16 @@ def test_an_http_step_does_not_load_httpx_command_line_client(tmp_path: Path) ->
             cwd=tmp_path,
         )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "HEAVY:False:httpx" in proc.stderr.splitlines()
+    assert "HEAVY:False:" in proc.stderr.splitlines()
     assert server.hits == {"/health": 1}
+
+
+def test_httpx_inside_runbook_skips_its_command_line_client() -> None:
+    """When a step needs httpx (https, proxies), importing it inside runbook leaves out
+    httpx._main (click, rich.syntax, pygments' lexers)."""
+    probe = (
+        "import sys; from runbook_engine.cli import _without_httpx_cli; _without_httpx_cli(); "
+        "import httpx; print('pygments' in sys.modules, callable(httpx.Client))"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["False", "True"]
