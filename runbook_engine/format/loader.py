@@ -81,9 +81,14 @@ def _load_file(path: Path, lib: Library, problems: list[Problem]) -> None:
         )
         return
     kind = raw.get("kind")
-    if kind not in KINDS:
-        hint = suggest(str(kind), list(KINDS)) if kind else ""
-        what = f"unknown kind {kind!r}{hint}" if kind else "kind: is missing"
+    # Judged before anything assumes it is text: `kind: [runbook]` is a list (unhashable).
+    if not isinstance(kind, str) or kind not in KINDS:
+        if isinstance(kind, str) and kind:
+            what = f"unknown kind {short_repr(kind)}{suggest(kind, list(KINDS))}"
+        elif kind is None or kind == "":
+            what = "kind: is missing"
+        else:
+            what = f"{describe(kind)} is not a kind"
         problems.append(
             Problem(
                 shown,
@@ -288,10 +293,8 @@ def pydantic_problems(
             msg = "required key is missing"
         elif kind == "value_error":
             msg = msg.removeprefix("Value error, ")
-        elif kind == "literal_error":
-            msg = f"{msg} (got {err.get('input')!r})"
-        elif kind.endswith(("_type", "_parsing")):
-            msg = f"{msg} (got {_describe(err.get('input'))})"
+        elif kind == "literal_error" or kind.endswith(("_type", "_parsing")):
+            msg = f"{msg} (got {describe(err.get('input'))})"
         elif kind == "string_pattern_mismatch" and loc and loc[-1] == "name":
             given = str(err.get("input", ""))
             fixed = re.sub(r"[^a-z0-9]+", "-", given.lower()).strip("-") or "t-minus-2h"
@@ -300,9 +303,18 @@ def pydantic_problems(
     return problems
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """A user's value in an error message: its kind for lists and mappings, else a short repr."""
     if isinstance(value, LineDict | dict):
         return "a mapping"
     if isinstance(value, LineList | list):
         return "a list"
-    return repr(value)
+    return short_repr(value)
+
+
+def short_repr(value: Any, limit: int = 60) -> str:
+    """repr() cut to `limit` characters: a 10 MB value must not become a 10 MB error line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return text[: limit - 4] + "..." + (text[0] if text[0] in "'\"" else "")
