@@ -8,7 +8,6 @@ to do about it, on one line.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from runbook_engine.errors import LoadError, Problem
 
@@ -69,16 +68,14 @@ def bad_char(text: str, index: int, shown: str) -> Problem:
     line, column = _where(text, index)
     char = text[index]
     code = f"U+{ord(char):04X}"
-    name = unicodedata.name(char, "")
     if char == "\0":
         what = (
             f"a NUL byte (U+0000) at column {column}: this is not a text file "
             "(or it is UTF-16 without a byte-order mark); runbook files are UTF-8 text"
         )
     else:
-        label = f"{code} {name}" if name else code
         what = (
-            f"the control character {label} at column {column} is not allowed in YAML: "
+            f"the control character {code} at column {column} is not allowed in YAML: "
             'remove it, or write it as an escape inside double quotes (e.g. "\\x1b")'
         )
     return Problem(shown, line, "", what)
