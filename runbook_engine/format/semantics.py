@@ -165,7 +165,10 @@ class _DocChecker:
             if need == step.step_id:
                 self.add((*loc, "needs", k), "a step cannot need itself")
             elif need not in ids:
-                self.add((*loc, "needs", k), f"unknown step id {need!r}{suggest(need, list(ids))}")
+                hint = suggest(need, list(ids)) or (
+                    "; needs: lists step ids (a step's id:, or its name in lowercase with dashes)"
+                )
+                self.add((*loc, "needs", k), f"unknown step id {need!r}{hint}")
             elif need not in seen and need not in same_section:
                 self.add(
                     (*loc, "needs", k),

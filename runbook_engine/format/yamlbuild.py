@@ -101,7 +101,7 @@ class Builder:
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.alias_nodes = 0
-        self.duplicates: list[tuple[int, str]] = []
+        self.duplicates: list[tuple[int, str, int]] = []
 
     # -- the event loop ---------------------------------------------------------------
 
@@ -220,7 +220,7 @@ class Builder:
         if top.merge_key:
             top.merges.append((top.key_line, value))
         elif key in node:
-            self.duplicates.append((top.key_line, key))
+            self.duplicates.append((top.key_line, key, node.key_lines[key]))
         else:
             node[key] = value
             node.key_lines[key] = top.key_line
@@ -228,7 +228,7 @@ class Builder:
     def _alias(self, event: AliasEvent, line: int, result: list[Any]) -> None:
         name = event.anchor
         if self.stack and self._wants_key():
-            raise YamlLimit(line, self.path(), f"*{name} is used as a key; keys are plain text")
+            raise YamlLimit(line, self.path(), f"*{name} is used as a key; keys are plain text: write it out")
         if name not in self.anchors:
             if any(f.anchor == name for f in self.stack):
                 raise YamlLimit(

@@ -105,8 +105,8 @@ def load_yaml_text(text: str, shown: str) -> Any:
     if builder.duplicates:
         raise LoadError(
             [
-                Problem(shown, line, key, "duplicate key (each key may appear once in a mapping)")
-                for line, key in builder.duplicates
+                Problem(shown, line, key, f"duplicate key: also on line {first}; keep one of them")
+                for line, key, first in builder.duplicates
             ]
         )
     return data
@@ -127,21 +127,41 @@ def _yaml_problem(exc: yaml.MarkedYAMLError, shown: str, text: str = "") -> Prob
     return Problem(shown, line, "", f"invalid YAML: {what}" + (f"; {hint}" if hint else ""))
 
 
+_KEY_HINT = (
+    "check this line's indentation against the lines above; a value that contains "
+    "': ' or starts with a quote must be quoted as a whole, e.g. expect: \"'x: y' in stdout\""
+)
+# libyaml's message (its start) -> the usual mistake behind it, in words.
+_HINTS = [
+    (
+        "found character that cannot start any token",
+        "a value starting with a character such as @ or ` must be quoted",
+    ),
+    ("while scanning a quoted scalar", "a quote is opened there and never closed"),
+    (
+        "did not find expected ',' or ']'",
+        "a list opened with [ is not closed with ] (or an item holding ', ' needs quotes)",
+    ),
+    (
+        "did not find expected ',' or '}'",
+        "a mapping opened with { is not closed with } (or a value holding ', ' needs quotes)",
+    ),
+    (
+        "did not find expected '-' indicator",
+        "this line is indented differently from the list items above it: line it up",
+    ),
+    ("did not find expected key", _KEY_HINT),
+    ("mapping values are not allowed here", _KEY_HINT),
+]
+
+
 def _hint(problem: str, line: str) -> str:
     """What usually causes libyaml's message, in words (it names tokens, not mistakes)."""
     if "\t" in line[: len(line) - len(line.lstrip())] or problem.startswith("found character '\\t'"):
         return "this line is indented with a tab: YAML indents with spaces only"
-    if problem.startswith("found character that cannot start any token"):
-        return "a value starting with a character such as @ or ` must be quoted"
-    if "while scanning a quoted scalar" in problem:
-        return "a quote is opened there and never closed"
-    if problem.startswith("did not find expected '-' indicator"):
-        return "this line is indented differently from the list items above it: line it up"
-    if problem.startswith(("did not find expected key", "mapping values are not allowed here")):
-        return (
-            "check this line's indentation against the lines above; a value that contains "
-            "': ' or starts with a quote must be quoted as a whole, e.g. expect: \"'x: y' in stdout\""
-        )
+    for start, hint in _HINTS:
+        if problem.startswith(start) or (start.startswith("while") and start in problem):
+            return hint
     return ""
 
 
