@@ -313,6 +313,8 @@ def _message(err: Any, loc: tuple[str | int, ...], model: type[BaseModel]) -> st
         msg = f"should be {word} {shown} {got}"
     elif kind == "literal_error" or kind.endswith(("_type", "_parsing")):
         msg = f"{msg.removeprefix('Input ')} {got}"
+    elif kind == "string_pattern_mismatch" and loc and loc[-1] == "id":
+        msg = f"use letters, digits, - and _, starting with a letter or digit {got}"
     elif kind == "string_pattern_mismatch" and loc and loc[-1] == "name":
         given = str(err.get("input", ""))
         fixed = re.sub(r"[^a-z0-9]+", "-", given.lower()).strip("-") or "t-minus-2h"

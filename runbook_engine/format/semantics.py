@@ -23,10 +23,13 @@ from runbook_engine.expr import (
 )
 from runbook_engine.format.library import Library, Loaded, key_path
 from runbook_engine.format.spec import Contingency, Runbook, Step
+from runbook_engine.format.yamlbuild import show_key
 from runbook_engine.format.yamlio import line_of
 
 Loc = tuple[str | int, ...]
 _NONE: frozenset[str] = frozenset()
+_LONG_LIST = 200
+_SUGGESTIONS = 20
 
 
 class _Visible:
@@ -51,6 +54,18 @@ class _DocChecker:
         self.problems: list[Problem] = []
         self.env_keys = {k for e in lib.environments.values() for k in e.doc.vars}
         self.all_ids: set[str] = set()
+        self.long_suggestions = 0
+
+    def _suggest(self, word: str, choices: Iterable[str]) -> str:
+        """"(did you mean ...?)", within a budget: each suggestion compares the word with every
+        choice, so 20,000 unknown ids among 20,000 steps took minutes. After 20 suggestions
+        from long lists the rest go without one."""
+        options = list(choices)
+        if len(options) > _LONG_LIST:
+            self.long_suggestions += 1
+            if self.long_suggestions > _SUGGESTIONS:
+                return ""
+        return suggest(word, options)
 
     def add(self, loc: Loc, message: str) -> None:
         self.problems.append(
@@ -105,7 +120,7 @@ class _DocChecker:
                 if name not in self.lib.contingencies:
                     self.add(
                         ("on_no_go", i),
-                        f"unknown contingency {name!r}{suggest(name, list(self.lib.contingencies))}",
+                        f"unknown contingency {name!r}{self._suggest(name, list(self.lib.contingencies))}",
                     )
         return self.problems
 
@@ -149,8 +164,8 @@ class _DocChecker:
                     if later:
                         self.add(
                             sub,
-                            f"vars.{use.path[0]} is declared at or after vars.{key}; "
-                            "a var can only use the vars above it",
+                            f"vars.{show_key(str(use.path[0]))} is declared at or after "
+                            f"vars.{show_key(key)}; a var can only use the vars above it",
                         )
 
     def _check_needs(
@@ -165,7 +180,7 @@ class _DocChecker:
             if need == step.step_id:
                 self.add((*loc, "needs", k), "a step cannot need itself")
             elif need not in ids:
-                hint = suggest(need, list(ids)) or (
+                hint = self._suggest(need, list(ids)) or (
                     "; needs: lists step ids (a step's id:, or its name in lowercase with dashes)"
                 )
                 self.add((*loc, "needs", k), f"unknown step id {need!r}{hint}")
@@ -225,36 +240,37 @@ class _DocChecker:
         for use in uses:
             if use.root not in known:
                 choices = sorted(known)
-                hint = suggest(use.root, choices)
+                hint = self._suggest(use.root, choices)
                 listing = f"; known names: {', '.join(choices)}" if not hint else ""
                 self.add(loc, f"undefined name {use.root!r}{hint}{listing}")
                 continue
             if not use.path or use.root in outputs or not isinstance(use.path[0], str):
                 continue
             first = use.path[0]
+            shown = show_key(first)
             if use.root == "vars" and first not in self.doc.vars:
                 self.add(
                     loc,
-                    f"undefined variable 'vars.{first}'{suggest(first, list(self.doc.vars))}"
+                    f"undefined variable 'vars.{shown}'{self._suggest(first, list(self.doc.vars))}"
                     "; declare it under vars:",
                 )
             elif use.root == "secrets" and first not in self.doc.secrets:
                 self.add(
                     loc,
-                    f"undefined secret 'secrets.{first}'{suggest(first, self.doc.secrets)}"
+                    f"undefined secret 'secrets.{shown}'{self._suggest(first, self.doc.secrets)}"
                     "; list it under secrets:",
                 )
             elif use.root == "steps" and first not in step_ids:
                 if first in self.all_ids:
                     self.add(
                         loc,
-                        f"steps.{first} runs later; a step can only read the outputs of earlier "
+                        f"steps.{shown} runs later; a step can only read the outputs of earlier "
                         "steps (or of steps it needs in its parallel section)",
                     )
                 else:
-                    self.add(loc, f"unknown step id 'steps.{first}'{suggest(first, list(self.all_ids))}")
+                    self.add(loc, f"unknown step id 'steps.{shown}'{self._suggest(first, self.all_ids)}")
             elif use.root == "env" and self.env_keys and first not in self.env_keys:
-                self.add(loc, f"no environment defines 'env.{first}'{suggest(first, list(self.env_keys))}")
+                self.add(loc, f"no environment defines 'env.{shown}'{self._suggest(first, self.env_keys)}")
 
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"

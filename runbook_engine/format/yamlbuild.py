@@ -88,6 +88,15 @@ class _Frame:
     merges: list[tuple[int, Any]] = field(default_factory=list)  # (line, value) of `<<:` entries
 
 
+def show_key(key: str) -> str:
+    """A key as a key path shows it: as written when printable, else quoted and cut, so that
+    a key holding a newline (or 10 KB) cannot break the one-line-per-problem output."""
+    if key.isprintable() and len(key) <= 60:
+        return key
+    shown = repr(key)
+    return shown if len(shown) <= 60 else shown[:56] + "...'"
+
+
 def show_tag(tag: str) -> str:
     return "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag
 
@@ -340,7 +349,7 @@ class Builder:
         cut = bool(limit) and len(parts) > limit
         out = ""
         for part in parts[:limit] if cut else parts:
-            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+            out += f"[{part}]" if isinstance(part, int) else (f".{show_key(part)}" if out else show_key(part))
         return out + ("[...]" if cut else "")
 
 
