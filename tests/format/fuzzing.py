@@ -63,6 +63,7 @@ def random_value(rng: random.Random, depth: int = 0) -> Any:
             [
                 "runbook", "contingency", "environment", "shell", "http", "true", "5s", "-1h", "10m",
                 "{{ vars.x }}", "{{ steps.a.stdout }}", "status == 200", "", "x" * rng.randrange(50),
+                "line\nbreak", "{{ steps['a\nb'].c }}", "\t", "x" * 5000,
                 0, -1, 2**70, 1.5, float("nan"), True, None,
             ]
         )
