@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from runbook_engine.errors import display_path
+from runbook_engine.format.lines import show_key
 from runbook_engine.format.spec import Contingency, Environment, Runbook
-from runbook_engine.format.yamlbuild import show_key
 from runbook_engine.registry import Registry
 
 D = TypeVar("D", Runbook, Contingency, Environment)

@@ -22,8 +22,8 @@ from runbook_engine.expr import (
     template_uses,
 )
 from runbook_engine.format.library import Library, Loaded, key_path
+from runbook_engine.format.lines import show_key
 from runbook_engine.format.spec import Contingency, Runbook, Step
-from runbook_engine.format.yamlbuild import show_key
 from runbook_engine.format.yamlio import line_of
 
 Loc = tuple[str | int, ...]

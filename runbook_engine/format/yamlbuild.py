@@ -30,6 +30,8 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
+from runbook_engine.format.lines import LineDict, LineList, copy_lines, show_key
+
 # Documented in docs/format.md ("Limits"). A runbook nests about eight levels deep; the
 # depth limit also keeps every later recursive walk (templates, reports) far from
 # Python's recursion limit.
@@ -37,6 +39,10 @@ MAX_DEPTH = 64
 # Values produced by aliases (`*name`), counted in nodes (each scalar, list or mapping is
 # one). Reusing a 5-key `<<: *defaults` on 10,000 steps stays well below it.
 MAX_ALIAS_NODES = 100_000
+# Values in one file, aliases' included: bounds the time and memory a file within the size
+# limit can take (16 MB of `[1,1,1...` took 21 s and 180 MB). A 20,000-step runbook has
+# about 130,000.
+MAX_NODES = 1_000_000
 
 _CORE = "tag:yaml.org,2002:"
 # YAML 1.2 core schema for plain scalars: true/false, null, ints and floats. No dates, no
@@ -58,20 +64,6 @@ class YamlLimit(Exception):
         self.message = message
 
 
-class LineDict(dict[str, Any]):
-    """A mapping that knows the line of itself and of each key (1-based)."""
-
-    line: int = 0
-    key_lines: dict[str, int]
-
-
-class LineList(list[Any]):
-    """A sequence that knows the line of itself and of each item (1-based)."""
-
-    line: int = 0
-    item_lines: list[int]
-
-
 @dataclass
 class _Frame:
     """A list or mapping still open, and what its next event belongs to."""
@@ -88,15 +80,6 @@ class _Frame:
     merges: list[tuple[int, Any]] = field(default_factory=list)  # (line, value) of `<<:` entries
 
 
-def show_key(key: str) -> str:
-    """A key as a key path shows it: as written when printable, else quoted and cut, so that
-    a key holding a newline (or 10 KB) cannot break the one-line-per-problem output."""
-    if key.isprintable() and len(key) <= 60:
-        return key
-    shown = repr(key)
-    return shown if len(shown) <= 60 else shown[:56] + "...'"
-
-
 def show_tag(tag: str) -> str:
     return "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag
 
@@ -110,6 +93,7 @@ class Builder:
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.alias_nodes = 0
+        self.nodes = 0
         self.duplicates: list[tuple[int, str, int]] = []
 
     # -- the event loop ---------------------------------------------------------------
@@ -135,7 +119,7 @@ class Builder:
                 if stack and stack[-1].is_map and stack[-1].expecting_key:
                     self._key(event, line)
                 else:
-                    self._add(self._scalar(event, line), 1, line, result)
+                    self._value(event, line, result)
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
                 frame = stack[-1]
                 value = self._merged(frame) if frame.merges else frame.node
@@ -153,6 +137,12 @@ class Builder:
         if isinstance(nxt, DocumentStartEvent):
             raise SecondDocument(nxt.start_mark.line + 1 if nxt.start_mark else 0)
         return result[0] if result else None
+
+    def _value(self, event: Any, line: int, result: list[Any]) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self._too_many(line)
+        self._add(self._scalar(event, line), 1, line, result)
 
     def _wants_key(self) -> bool:
         top = self.stack[-1]
@@ -178,6 +168,9 @@ class Builder:
                 f"lists and mappings are nested more than {MAX_DEPTH} levels deep here (the limit); "
                 "a runbook needs far fewer: flatten this value",
             )
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self._too_many(line)
         node: LineDict | LineList
         if mapping:
             node = LineDict()
@@ -256,7 +249,10 @@ class Builder:
                 f"aliases (*name) expand to more than {MAX_ALIAS_NODES:,} values in this file (the limit); "
                 "nested aliases multiply: write the values out or use fewer levels of aliases",
             )
-        self._add(_copy(value), size, line, result)
+        self.nodes += size
+        if self.nodes > MAX_NODES:
+            raise self._too_many(line)
+        self._add(copy_lines(value), size, line, result)
 
     def _merged(self, frame: _Frame) -> LineDict:
         """`<<: *defaults` (or a list of them) first; the mapping's own keys win."""
@@ -326,6 +322,13 @@ class Builder:
                 f"{event.value[:40]!r} cannot be read as {show_tag(tag)}: remove {show_tag(tag)}",
             ) from None
 
+    def _too_many(self, line: int) -> YamlLimit:
+        return YamlLimit(
+            line,
+            self.path(limit=4),
+            f"this file holds more than {MAX_NODES:,} values (the limit): split it into several files",
+        )
+
     def _tag_error(self, tag: str | None, line: int, key: bool = False) -> YamlLimit:
         where = "on a key " if key else ""
         return YamlLimit(
@@ -359,35 +362,3 @@ class SecondDocument(Exception):
     def __init__(self, line: int) -> None:
         super().__init__(line)
         self.line = line
-
-
-def _copy(value: Any) -> Any:
-    """An alias's own copy, with its lines (iterative, so deep values cannot hit recursion)."""
-    if not isinstance(value, LineDict | LineList):
-        return value
-    root = _shell(value)
-    todo: list[tuple[Any, Any]] = [(value, root)]
-    while todo:
-        src, dst = todo.pop()
-        pairs: Any = src.items() if isinstance(src, LineDict) else enumerate(src)
-        for k, v in pairs:
-            child = _shell(v) if isinstance(v, LineDict | LineList) else v
-            if isinstance(dst, LineDict):
-                dst[k] = child
-            else:
-                dst.append(child)
-            if child is not v:
-                todo.append((v, child))
-    return root
-
-
-def _shell(value: LineDict | LineList) -> LineDict | LineList:
-    out: LineDict | LineList
-    if isinstance(value, LineDict):
-        out = LineDict()
-        out.key_lines = dict(value.key_lines)
-    else:
-        out = LineList()
-        out.item_lines = list(value.item_lines)
-    out.line = value.line
-    return out

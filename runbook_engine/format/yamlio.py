@@ -19,18 +19,27 @@ from typing import Any
 import yaml
 
 from runbook_engine.errors import LoadError, Problem, display_path
+from runbook_engine.format.lines import LineDict, LineList
 from runbook_engine.format.textcheck import BAD_CHAR, MAX_FILE_BYTES, bad_char, decode
 from runbook_engine.format.yamlbuild import (
     MAX_ALIAS_NODES,
     MAX_DEPTH,
+    MAX_NODES,
     Builder,
-    LineDict,
-    LineList,
     SecondDocument,
     YamlLimit,
 )
 
-__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "MAX_FILE_BYTES", "LineDict", "LineList", "line_of", "load_yaml"]
+__all__ = [
+    "MAX_ALIAS_NODES",
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "LineDict",
+    "LineList",
+    "line_of",
+    "load_yaml",
+]
 
 
 if yaml.__with_libyaml__:
