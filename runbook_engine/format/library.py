@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from runbook_engine.errors import display_path
+from runbook_engine.format.lines import show_key
 from runbook_engine.format.spec import Contingency, Environment, Runbook
 from runbook_engine.registry import Registry
 
@@ -60,5 +61,5 @@ class Library:
 def key_path(loc: tuple[str | int, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{show_key(part)}" if out else show_key(part))
     return out

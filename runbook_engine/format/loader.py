@@ -71,19 +71,25 @@ def _load_file(path: Path, lib: Library, problems: list[Problem]) -> None:
     shown = display_path(path)
     raw = load_yaml(path)
     if not isinstance(raw, LineDict):
+        found = "the file is empty" if raw is None else f"this file holds {describe(raw)}"
         problems.append(
             Problem(
                 shown,
                 getattr(raw, "line", 1) or 1,
                 "",
-                "a runbook file is a mapping with kind: and name: at the top",
+                f"{found}; a runbook file is a mapping with kind: and name: at the top",
             )
         )
         return
     kind = raw.get("kind")
-    if kind not in KINDS:
-        hint = suggest(str(kind), list(KINDS)) if kind else ""
-        what = f"unknown kind {kind!r}{hint}" if kind else "kind: is missing"
+    # Judged before anything assumes it is text: `kind: [runbook]` is a list (unhashable).
+    if not isinstance(kind, str) or kind not in KINDS:
+        if isinstance(kind, str) and kind:
+            what = f"unknown kind {short_repr(kind)}{suggest(kind, list(KINDS))}"
+        elif kind is None or kind == "":
+            what = "is missing"
+        else:
+            what = f"{describe(kind)} is not a kind"
         problems.append(
             Problem(
                 shown,
@@ -277,32 +283,81 @@ def pydantic_problems(
         loc = tuple(err["loc"])
         full = (*prefix, *loc)
         line = line_of(raw, full)
-        kind, msg = err["type"], err["msg"]
-        if kind == "extra_forbidden":
-            parent = _model_at(model, loc[:-1])
-            allowed = field_names(parent) if parent else []
-            msg = f"unknown key{suggest(str(loc[-1]), allowed)}"
-            if allowed and not suggest(str(loc[-1]), allowed):
-                msg += f"; allowed keys: {', '.join(sorted(allowed))}"
-        elif kind == "missing":
-            msg = "required key is missing"
-        elif kind == "value_error":
-            msg = msg.removeprefix("Value error, ")
-        elif kind == "literal_error":
-            msg = f"{msg} (got {err.get('input')!r})"
-        elif kind.endswith(("_type", "_parsing")):
-            msg = f"{msg} (got {_describe(err.get('input'))})"
-        elif kind == "string_pattern_mismatch" and loc and loc[-1] == "name":
-            given = str(err.get("input", ""))
-            fixed = re.sub(r"[^a-z0-9]+", "-", given.lower()).strip("-") or "t-minus-2h"
-            msg = f"use lowercase letters, digits and dashes (got {given!r}; e.g. {fixed!r})"
-        problems.append(Problem(shown, line, key_path(full), msg))
+        problems.append(Problem(shown, line, key_path(full), _message(err, loc, model)))
     return problems
 
 
-def _describe(value: Any) -> str:
+def _message(err: Any, loc: tuple[str | int, ...], model: type[BaseModel]) -> str:
+    """One Pydantic error in the format's words, with what to do about it."""
+    kind: str = err["type"]
+    msg: str = err["msg"]
+    got = f"(got {describe(err.get('input'))})"
+    if kind == "extra_forbidden":
+        parent = _model_at(model, loc[:-1])
+        allowed = field_names(parent) if parent else []
+        msg = f"unknown key{suggest(str(loc[-1]), allowed)}"
+        if allowed and not suggest(str(loc[-1]), allowed):
+            msg += f"; allowed keys: {', '.join(sorted(allowed))}"
+    elif kind == "missing":
+        msg = f"required key is missing: add `{loc[-1]}:`" if loc else "required key is missing"
+    elif kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    elif kind in _SHOULD_BE:
+        msg = f"should be {_SHOULD_BE[kind]} {got}"
+    elif kind == "too_short":
+        msg = f"is empty: give at least {err.get('ctx', {}).get('min_length', 1)} item"
+    elif kind in _BOUNDS:
+        word, bound = _BOUNDS[kind]
+        limit = err.get("ctx", {}).get(bound)
+        shown = f"{limit:g}" if isinstance(limit, float) else str(limit)
+        msg = f"should be {word} {shown} {got}"
+    elif kind == "literal_error" or kind.endswith(("_type", "_parsing")):
+        msg = f"{msg.removeprefix('Input ')} {got}"
+    elif kind == "string_pattern_mismatch" and loc and loc[-1] == "id":
+        msg = f"use letters, digits, - and _, starting with a letter or digit {got}"
+    elif kind == "string_pattern_mismatch" and loc and loc[-1] == "name":
+        given = str(err.get("input", ""))
+        fixed = re.sub(r"[^a-z0-9]+", "-", given.lower()).strip("-") or "t-minus-2h"
+        msg = f"use lowercase letters, digits and dashes (got {short_repr(given)}; e.g. {short_repr(fixed)})"
+    return msg
+
+
+# Pydantic's words ("Input should be a valid dictionary") in the format's own terms.
+_SHOULD_BE = {
+    "dict_type": "a mapping (key: value lines)",
+    "model_type": "a mapping (key: value lines)",
+    "list_type": "a list",
+    "string_type": "text",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+}
+_BOUNDS = {
+    "greater_than": ("more than", "gt"),
+    "greater_than_equal": ("at least", "ge"),
+    "less_than": ("less than", "lt"),
+    "less_than_equal": ("at most", "le"),
+}
+
+
+def describe(value: Any) -> str:
+    """A user's value in an error message: its kind for lists and mappings, else a short repr."""
     if isinstance(value, LineDict | dict):
         return "a mapping"
     if isinstance(value, LineList | list):
         return "a list"
-    return repr(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return short_repr(value)
+
+
+def short_repr(value: Any, limit: int = 60) -> str:
+    """repr() cut to `limit` characters: a 10 MB value must not become a 10 MB error line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return text[: limit - 4] + "..." + (text[0] if text[0] in "'\"" else "")

@@ -7,6 +7,7 @@ the loader, which maps every problem back to a file and line.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -21,9 +22,9 @@ from pydantic import (
 )
 
 from runbook_engine.expr import Expression
-from runbook_engine.format.durations import parse_duration
+from runbook_engine.format.durations import MAX_DURATION, format_duration, parse_file_duration
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+Duration = Annotated[float, BeforeValidator(parse_file_duration)]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 Severity = Literal["critical", "warning", "info"]
 
@@ -40,7 +41,19 @@ class _Strict(BaseModel):
 class Retry(_Strict):
     attempts: int = Field(default=1, ge=1, le=100, description="Attempts in all (1 = no retry).")
     delay: Duration = Field(default=0.0, ge=0, description="Pause between attempts.")
-    backoff: float = Field(default=1.0, ge=1.0, description="Multiply the delay by this each time.")
+    backoff: float = Field(default=1.0, ge=1.0, le=100, description="Multiply the delay by this each time.")
+
+    @model_validator(mode="after")
+    def _longest_pause(self) -> Retry:
+        # The last pause is delay * backoff ** (attempts - 2); in logarithms, as it may overflow.
+        if self.attempts > 2 and self.delay > 0 and self.backoff > 1:
+            exponent = math.log(self.delay) + (self.attempts - 2) * math.log(self.backoff)
+            if exponent > math.log(MAX_DURATION):
+                raise ValueError(
+                    "the last pause between attempts (delay x backoff to the power attempts - 2) "
+                    "would be longer than 365d: lower backoff, delay or attempts"
+                )
+        return self
 
 
 class Wait(_Strict):
@@ -67,7 +80,7 @@ class Step(_Strict):
     destructive: bool = False
     owner: str | None = None
     budget: Duration | None = Field(default=None, gt=0)
-    weight: float = Field(default=1.0, ge=0)
+    weight: float = Field(default=1.0, ge=0, le=1_000_000)
     description: str | None = None
 
     # Compiled by the loader (semantics.py) so the runner never parses an expression.
@@ -142,6 +155,17 @@ class Gate(_Strict):
         description="Give up (NO-GO) when the window cannot hold by then; default twice stable_for.",
     )
     pass_score: float | None = Field(default=None, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _window_fits(self) -> Gate:
+        # Judged at load: otherwise the gate waits, gives up and says NO-GO with no reason.
+        if self.max_wait is not None and self.max_wait < self.stable_for:
+            raise ValueError(
+                f"max_wait ({format_duration(self.max_wait)}) is shorter than stable_for "
+                f"({format_duration(self.stable_for)}): the window could never hold; make max_wait "
+                "at least as long as stable_for (or leave it out: it defaults to twice stable_for)"
+            )
+        return self
 
 
 class _Document(_Strict):
