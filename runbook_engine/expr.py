@@ -1,8 +1,9 @@
 """Templates and expressions in a Jinja2 sandbox, compiled once, evaluated over plain data.
 
 `expect:` and `when:` are Jinja2 expressions (as in Ansible's `when:`); `{{ }}` templates
-may appear in string values of `vars`, `with` and `manual`. Both run in a
-SandboxedEnvironment with StrictUndefined: no attribute tricks, no silent blanks.
+may appear in string values of `vars`, `with` and `manual`. Both run in Jinja's immutable
+sandbox with StrictUndefined (no attribute tricks, no changing data, no silent blanks),
+bounded in size and time (sandbox.py). Every refusal is an ExpressionError.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
 
-ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+from runbook_engine.sandbox import LimitedEnvironment, LimitError, bounded, check_static, render_stream
+
+ENV = LimitedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 CONTEXT_ROOTS = ("vars", "env", "secrets", "event", "steps", "now")
 
@@ -123,11 +125,13 @@ class Expression:
 
     def evaluate(self, data: Mapping[str, Any]) -> Any:
         try:
-            return self._fn(**data)
+            return bounded(lambda: _defined(self._fn(**data)))
         except UndefinedError as exc:
             raise ExpressionError(f"{exc.message}") from None
         except SecurityError as exc:
             raise ExpressionError(f"not allowed in the sandbox: {exc}") from None
+        except LimitError as exc:
+            raise ExpressionError(f"over a limit: {exc}") from None
         except Exception as exc:  # a TypeError from `1 < "a"`, a ZeroDivisionError...
             raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
 
@@ -155,6 +159,14 @@ class Expression:
 
 
 _UNDEFINED = object()
+
+
+def _defined(value: Any) -> Any:
+    """The value; an Undefined (`''|attr('__class__')`) fails here, inside the error handling,
+    not later where the caller turns it into a boolean or text."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    return value
 
 
 def _value_of(use: NameUse, data: Mapping[str, Any]) -> Any:
@@ -222,6 +234,7 @@ def compile_expression(source: str) -> Expression:
         fn = ENV.compile_expression(src, undefined_to_none=False)
     except TemplateSyntaxError as exc:
         raise ExpressionError(_syntax_message(exc) + _expression_hint(src)) from None
+    _check_static(tree)
     return Expression(source.strip(), tuple(_name_uses(tree)), fn, _numbers(tree))
 
 
@@ -302,6 +315,7 @@ def _template_uses(text: str) -> tuple[NameUse, ...]:
     try:
         tree = ENV.parse(text)
         _check_filters_and_tests(tree)
+        _check_static(tree)
         # Compiled here, cached for the run: the same functions render() uses.
         inner = _single_expression(text)
         if inner is not None:
@@ -311,6 +325,15 @@ def _template_uses(text: str) -> tuple[NameUse, ...]:
     except TemplateSyntaxError as exc:
         raise ExpressionError(_syntax_message(exc)) from None
     return tuple(_name_uses(tree))
+
+
+def _check_static(tree: nodes.Node) -> None:
+    try:
+        check_static(ENV, tree)
+    except SecurityError as exc:
+        raise ExpressionError(f"not allowed in the sandbox: {exc}") from None
+    except LimitError as exc:
+        raise ExpressionError(f"over a limit: {exc}") from None
 
 
 def _single_expression(text: str) -> str | None:
@@ -338,18 +361,17 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
             return value
         inner = _single_expression(value)
         try:
-            if inner is not None:
-                result = _native(inner)(**context)
-                if isinstance(result, Undefined):
-                    result._fail_with_undefined_error()  # StrictUndefined only fails when used
-                return result
-            return _template(value).render(**context)
+            if inner is not None:  # StrictUndefined only fails when used: _defined uses it
+                return bounded(lambda: _defined(_native(inner)(**context)))
+            return bounded(lambda: render_stream(_template(value).generate(**context)))
         except TemplateSyntaxError as exc:
             raise ExpressionError(_syntax_message(exc)) from None
         except UndefinedError as exc:
             raise ExpressionError(f"template {value!r}: {exc.message}") from None
         except SecurityError as exc:
             raise ExpressionError(f"template {value!r}: not allowed in the sandbox: {exc}") from None
+        except LimitError as exc:
+            raise ExpressionError(f"template {value!r}: over a limit: {exc}") from None
         except Exception as exc:  # `1 + 'a'`, a filter given the wrong type...
             raise ExpressionError(f"template {value!r}: {type(exc).__name__}: {exc}") from None
     if isinstance(value, Mapping):
