@@ -19,24 +19,20 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
 
-from runbook_engine.sandbox import LimitedEnvironment, LimitError, bounded, check_static, render_stream
+from runbook_engine import sandbox
+from runbook_engine.sandbox import (
+    LimitedEnvironment,
+    LimitError,
+    bounded,
+    check_static,
+    refusal,
+    render_stream,
+)
 
+ExpressionError = sandbox.ExpressionError  # defined beside the sandbox, which raises it too
 ENV = LimitedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 CONTEXT_ROOTS = ("vars", "env", "secrets", "event", "steps", "now")
-
-
-class ExpressionError(ValueError):
-    """A template or expression that cannot be compiled or evaluated.
-
-    `hint` is kept apart so a load error can quote the text before it:
-    `unknown filter 'x' in "{{ a | x }}"; Jinja2's built-in filters are: ...`.
-    """
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message + hint)
-        self.message = message
-        self.hint = hint
 
 
 class ExpressionData(dict[str, Any]):
@@ -128,10 +124,8 @@ class Expression:
             return bounded(lambda: _defined(self._fn(**data)))
         except UndefinedError as exc:
             raise ExpressionError(f"{exc.message}") from None
-        except SecurityError as exc:
-            raise ExpressionError(f"not allowed in the sandbox: {exc}") from None
-        except LimitError as exc:
-            raise ExpressionError(f"over a limit: {exc}") from None
+        except (SecurityError, LimitError) as exc:
+            raise refusal(exc) from None
         except Exception as exc:  # a TypeError from `1 < "a"`, a ZeroDivisionError...
             raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
 
@@ -234,7 +228,7 @@ def compile_expression(source: str) -> Expression:
         fn = ENV.compile_expression(src, undefined_to_none=False)
     except TemplateSyntaxError as exc:
         raise ExpressionError(_syntax_message(exc) + _expression_hint(src)) from None
-    _check_static(tree)
+    check_static(ENV, tree)
     return Expression(source.strip(), tuple(_name_uses(tree)), fn, _numbers(tree))
 
 
@@ -315,7 +309,7 @@ def _template_uses(text: str) -> tuple[NameUse, ...]:
     try:
         tree = ENV.parse(text)
         _check_filters_and_tests(tree)
-        _check_static(tree)
+        check_static(ENV, tree)
         # Compiled here, cached for the run: the same functions render() uses.
         inner = _single_expression(text)
         if inner is not None:
@@ -325,15 +319,6 @@ def _template_uses(text: str) -> tuple[NameUse, ...]:
     except TemplateSyntaxError as exc:
         raise ExpressionError(_syntax_message(exc)) from None
     return tuple(_name_uses(tree))
-
-
-def _check_static(tree: nodes.Node) -> None:
-    try:
-        check_static(ENV, tree)
-    except SecurityError as exc:
-        raise ExpressionError(f"not allowed in the sandbox: {exc}") from None
-    except LimitError as exc:
-        raise ExpressionError(f"over a limit: {exc}") from None
 
 
 def _single_expression(text: str) -> str | None:
@@ -354,9 +339,12 @@ def _template(text: str) -> Any:
     return ENV.from_string(text)
 
 
-def render(value: Any, context: Mapping[str, Any]) -> Any:
-    """Render templates in strings, recursively; `"{{ x }}"` alone keeps x's type."""
+def render(value: Any, context: Mapping[str, Any], where: str = "") -> Any:
+    """Render templates in strings, recursively; `"{{ x }}"` alone keeps x's type.
+
+    `where` names the value (`with`); an error names the key inside it (`with.command: `)."""
     if isinstance(value, str):
+        at = f"{where}: " if where else ""
         if not is_template(value):
             return value
         inner = _single_expression(value)
@@ -365,19 +353,17 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
                 return bounded(lambda: _defined(_native(inner)(**context)))
             return bounded(lambda: render_stream(_template(value).generate(**context)))
         except TemplateSyntaxError as exc:
-            raise ExpressionError(_syntax_message(exc)) from None
+            raise ExpressionError(at + _syntax_message(exc)) from None
         except UndefinedError as exc:
-            raise ExpressionError(f"template {value!r}: {exc.message}") from None
-        except SecurityError as exc:
-            raise ExpressionError(f"template {value!r}: not allowed in the sandbox: {exc}") from None
-        except LimitError as exc:
-            raise ExpressionError(f"template {value!r}: over a limit: {exc}") from None
+            raise ExpressionError(f"{at}template {value!r}: {exc.message}") from None
+        except (SecurityError, LimitError) as exc:
+            raise refusal(exc, f"{at}template {value!r}: ") from None
         except Exception as exc:  # `1 + 'a'`, a filter given the wrong type...
-            raise ExpressionError(f"template {value!r}: {type(exc).__name__}: {exc}") from None
+            raise ExpressionError(f"{at}template {value!r}: {type(exc).__name__}: {exc}") from None
     if isinstance(value, Mapping):
-        return {k: render(v, context) for k, v in value.items()}
+        return {k: render(v, context, f"{where}.{k}" if where else "") for k, v in value.items()}
     if isinstance(value, list):
-        return [render(v, context) for v in value]
+        return [render(v, context, f"{where}[{i}]" if where else "") for i, v in enumerate(value)]
     return value
 
 

@@ -11,24 +11,21 @@ so no expression can exhaust memory or hang a run:
   are checked *before* they run, from their arguments; the rest after.
 - Integers: at most MAX_INT_BITS bits (`10**10**10` is refused before it is computed).
 - Time: an evaluation that runs longer than TIME_LIMIT seconds (a loop in a template)
-  is interrupted by a watchdog thread, which raises an exception inside the evaluating
-  thread (CPython's PyThreadState_SetAsyncExc). Python delivers it between two bytecode
-  instructions; no single instruction can run long because the size bounds above keep
-  every C-level operation small. The evaluating thread clears any exception still
-  pending when the evaluation ends, so it never fires elsewhere.
+  is interrupted by the watchdog thread (watchdog.py), between two bytecode instructions;
+  no single instruction runs long, because the size bounds keep every C-level step small.
+
+Every refusal becomes an ExpressionError, with a hint on what to do instead.
 """
 
 from __future__ import annotations
 
 import copy
-import ctypes
 import functools
 import itertools
 import math
 import re
 import string
 import threading
-import time
 from collections.abc import Callable, Iterator, Sized
 from typing import Any
 
@@ -37,19 +34,40 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
 
+from runbook_engine.watchdog import Timeout, with_deadline
+
 MAX_SIZE = 1_000_000  # characters or items in one value
 MAX_TOTAL = 10_000_000  # characters or items made by one evaluation, in all
 MAX_INT_BITS = 4096  # about 1,200 decimal digits
 TIME_LIMIT = 2.0  # seconds for one evaluation
 
 
+class ExpressionError(ValueError):
+    """A template or expression that cannot be compiled or evaluated.
+
+    `hint` is kept apart so a load error can quote the text before it:
+    `unknown filter 'x' in "{{ a | x }}"; Jinja2's built-in filters are: ...`.
+    """
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message + hint)
+        self.message = message
+        self.hint = hint
+
+
 class LimitError(Exception):
     """An expression or template went past one of the bounds above."""
 
 
-class _Timeout(BaseException):
-    # A BaseException, so no `except Exception` inside Jinja can swallow it.
-    pass
+LIMIT_HINT = "; expressions and templates are bounded (docs/format.md, Limits): make large data in a step"
+SANDBOX_HINT = "; expressions read values: Python internals and changing data are out of reach"
+
+
+def refusal(exc: Exception, prefix: str = "") -> ExpressionError:
+    """A sandbox refusal or a limit, as the ExpressionError a user sees."""
+    if isinstance(exc, LimitError):
+        return ExpressionError(f"{prefix}over a limit: {exc}", LIMIT_HINT)
+    return ExpressionError(f"{prefix}not allowed in the sandbox: {str(exc).rstrip('.')}", SANDBOX_HINT)
 
 
 _local = threading.local()
@@ -281,72 +299,17 @@ def render_stream(chunks: Iterator[str]) -> str:
     return "".join(out)
 
 
-class _Watchdog:
-    """One daemon thread that interrupts evaluations running past their deadline."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._active: dict[int, tuple[int, float]] = {}  # token -> (thread id, deadline)
-        self._fired: set[int] = set()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._tokens = itertools.count()
-
-    def start(self, seconds: float) -> int:
-        token = next(self._tokens)
-        with self._lock:
-            self._active[token] = (threading.get_ident(), time.monotonic() + seconds)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="expression-watchdog", daemon=True)
-                self._thread.start()
-        self._wake.set()
-        return token
-
-    def stop(self, token: int) -> None:
-        with self._lock:
-            self._active.pop(token, None)
-            if token in self._fired:
-                self._fired.discard(token)
-                _async_raise(threading.get_ident(), None)  # not delivered yet: never will be
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                for token, (thread, deadline) in list(self._active.items()):
-                    if now >= deadline:
-                        del self._active[token]
-                        self._fired.add(token)
-                        _async_raise(thread, _Timeout)
-                idle = not self._active
-                if idle:
-                    self._wake.clear()
-            if idle:
-                self._wake.wait()
-            else:
-                time.sleep(0.01)
-
-
-def _async_raise(thread: int, exc: type[BaseException] | None) -> None:
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(exc) if exc else None)
-
-
-_WATCHDOG = _Watchdog()
-
-
 def bounded(fn: Callable[[], Any]) -> Any:
     """fn(), with the size budget and the time limit; LimitError when it goes past either."""
     if getattr(_local, "spent", None) is not None:  # already inside one: its bounds hold
         return fn()
     _local.spent = 0
-    token = _WATCHDOG.start(TIME_LIMIT)
     try:
         try:
-            return fn()
+            return with_deadline(fn, TIME_LIMIT)
         finally:
             _local.spent = None
-            _WATCHDOG.stop(token)
-    except _Timeout:
+    except Timeout:
         _local.spent = None  # the timeout may have arrived before the line above ran
         raise LimitError(f"the evaluation took longer than {TIME_LIMIT:g} s and was stopped") from None
 
@@ -378,8 +341,8 @@ def _complete(node: nodes.Node) -> bool:
 
 def check_static(env: LimitedEnvironment, tree: nodes.Node) -> None:
     """Evaluate each static part now, so a limit or a sandbox refusal is reported by
-    `validate` with its file and line, not in the middle of a run. Other failures (`1/0`)
-    are left to the run, which names the step."""
+    `validate` with its file and line (as an ExpressionError), not in the middle of a run.
+    Other failures (`1/0`) are left to the run, which names the step."""
     from jinja2.environment import TemplateExpression
     from jinja2.exceptions import SecurityError
 
@@ -391,7 +354,7 @@ def check_static(env: LimitedEnvironment, tree: nodes.Node) -> None:
             fail = getattr(value, "_fail_with_undefined_error", None)
             if fail is not None:
                 fail()
-        except (LimitError, SecurityError):
-            raise
+        except (LimitError, SecurityError) as exc:
+            raise refusal(exc) from None
         except Exception:  # noqa: S112 (reported when the step runs, with the step's name)
             continue
