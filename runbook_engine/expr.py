@@ -156,10 +156,16 @@ _UNDEFINED = object()
 
 
 def _defined(value: Any) -> Any:
-    """The value; an Undefined (`''|attr('__class__')`) fails here, inside the error handling,
-    not later where the caller turns it into a boolean or text."""
+    """The value; an Undefined (`''|attr('__class__')`), even inside a list or mapping, fails
+    here, inside the error handling, not later where a caller or plugin reads it."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _defined(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _defined(item)
     return value
 
 
