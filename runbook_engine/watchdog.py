@@ -78,7 +78,6 @@ def _async_raise(thread: int, exc: type[BaseException] | None) -> None:
 _WATCHDOG = _Watchdog()
 
 
-
 def with_deadline(fn: Callable[[], T], seconds: float) -> T:
     """fn(), interrupted with Timeout after `seconds`."""
     token = _WATCHDOG.start(seconds)
@@ -86,5 +85,3 @@ def with_deadline(fn: Callable[[], T], seconds: float) -> T:
         return fn()
     finally:
         _WATCHDOG.stop(token)
-
-

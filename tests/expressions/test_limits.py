@@ -84,22 +84,61 @@ def test_a_limit_reached_at_run_time_is_a_step_error_naming_the_key(project: Pro
         ("'a' | center(n)", "a centred text of 2,000,000 characters or items is over the limit of 1,000,000"),
         ("'a'.ljust(n)", "a padded text of 2,000,000 characters or items is over the limit of 1,000,000"),
         ("'a'.zfill(n)", "a padded text of 2,000,000 characters or items is over the limit of 1,000,000"),
-        ("'%*d' % (n, 1)", "a formatted text of 2,000,004 characters or items is over the limit of 1,000,000"),
+        (
+            "'%*d' % (n, 1)",
+            "a formatted text of 2,000,004 characters or items is over the limit of 1,000,000",
+        ),
         ("'%.' ~ n ~ 'f'", None),  # only text: fine
-        ("('%.' ~ n ~ 'f') % 1.5", "a formatted text of 2,000,013 characters or items is over the limit of 1,000,000"),
-        ("'%*d' | format(n, 1)", "a formatted text of 2,000,004 characters or items is over the limit of 1,000,000"),
-        ("'{:>{}}'.format('a', n)", "a formatted text of 2,000,007 characters or items is over the limit of 1,000,000"),
-        ("('a' * 999999) | replace('a', 'aa')", "a replaced text of 2,999,997 characters or items is over the limit of 1,000,000"),
-        ("('a' * 999) | replace('', 'b' * 1001)", "a replaced text of 1,001,999 characters or items is over the limit of 1,000,000"),
+        (
+            "('%.' ~ n ~ 'f') % 1.5",
+            "a formatted text of 2,000,013 characters or items is over the limit of 1,000,000",
+        ),
+        (
+            "'%*d' | format(n, 1)",
+            "a formatted text of 2,000,004 characters or items is over the limit of 1,000,000",
+        ),
+        (
+            "'{:>{}}'.format('a', n)",
+            "a formatted text of 2,000,007 characters or items is over the limit of 1,000,000",
+        ),
+        (
+            "('a' * 999999) | replace('a', 'aa')",
+            "a replaced text of 2,999,997 characters or items is over the limit of 1,000,000",
+        ),
+        (
+            "('a' * 999) | replace('', 'b' * 1001)",
+            "a replaced text of 1,001,999 characters or items is over the limit of 1,000,000",
+        ),
         ("range(n) | list", "a value of 2,000,000 characters or items is over the limit of 1,000,000"),
-        ("(['a' * 1000] * 1000) | join(',')", "a joined text of 1,000,999 characters or items is over the limit of 1,000,000"),
-        ("','.join(['a' * 1000] * 1000)", "a joined text of 1,000,999 characters or items is over the limit of 1,000,000"),
-        ("(('a' * 999999) ~ 'bb') | length", "a joined text of 1,000,001 characters or items is over the limit of 1,000,000"),
-        ("'a\nb' | indent(n)", "an indented text of 4,000,003 characters or items is over the limit of 1,000,000"),
-        ("('a ' * 1000) | wordwrap(1, wrapstring='x' * 1000)", "a wrapped text of 2,002,000 characters or items is over the limit of 1,000,000"),
+        (
+            "(['a' * 1000] * 1000) | join(',')",
+            "a joined text of 1,000,999 characters or items is over the limit of 1,000,000",
+        ),
+        (
+            "','.join(['a' * 1000] * 1000)",
+            "a joined text of 1,000,999 characters or items is over the limit of 1,000,000",
+        ),
+        (
+            "(('a' * 999999) ~ 'bb') | length",
+            "a joined text of 1,000,001 characters or items is over the limit of 1,000,000",
+        ),
+        (
+            "'a\nb' | indent(n)",
+            "an indented text of 4,000,003 characters or items is over the limit of 1,000,000",
+        ),
+        (
+            "('a ' * 1000) | wordwrap(1, wrapstring='x' * 1000)",
+            "a wrapped text of 2,002,000 characters or items is over the limit of 1,000,000",
+        ),
         ("[1] | tojson(indent=n)", "tojson indent 2000000 is over the limit of 32"),
-        ("([[1] * 1000] * 1001) | sum(start=[])", "a sum of sequences of 1,001,000 characters or items is over the limit of 1,000,000"),
-        ("('\t' * 1000).expandtabs(n)", "a text with tabs expanded of 2,000,001,000 characters or items is over the limit of 1,000,000"),
+        (
+            "([[1] * 1000] * 1001) | sum(start=[])",
+            "a sum of sequences of 1,001,000 characters or items is over the limit of 1,000,000",
+        ),
+        (
+            "('\t' * 1000).expandtabs(n)",
+            "a text with tabs expanded of 2,000,001,000 characters or items is over the limit of 1,000,000",
+        ),
     ],
 )
 def test_each_growing_operation_is_refused_before_it_runs(source: str, message: str | None) -> None:
@@ -148,7 +187,9 @@ def test_a_template_loop_is_stopped_by_the_time_limit(monkeypatch: pytest.Monkey
 
 def test_doubling_text_in_a_loop_is_stopped_by_size(monkeypatch: pytest.MonkeyPatch) -> None:
     """`~` is checked too: a text doubled 40 times in a namespace stops at the size limit."""
-    template = "{% set ns = namespace(s='a') %}{% for i in range(n) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}x"
+    template = (
+        "{% set ns = namespace(s='a') %}{% for i in range(n) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}x"
+    )
     with pytest.raises(ExpressionError) as exc:
         render(template, {"n": 40})
     assert "over a limit: a joined text of 1,048,576 characters or items" in str(exc.value)
@@ -173,5 +214,10 @@ def test_the_time_limit_never_fires_after_an_evaluation_ended(monkeypatch: pytes
 def test_the_total_made_by_one_evaluation_is_bounded() -> None:
     """Many values each under the size limit still stop at MAX_TOTAL for one evaluation."""
     with pytest.raises(ExpressionError) as exc:
-        compile_expression("range(n) | map('string') | map('center', 999999) | list | length").evaluate({"n": 20})
-    assert str(exc.value) == LIMIT + "the expression makes more than 10,000,000 characters or items in all" + HINT
+        compile_expression("range(n) | map('string') | map('center', 999999) | list | length").evaluate(
+            {"n": 20}
+        )
+    assert (
+        str(exc.value)
+        == LIMIT + "the expression makes more than 10,000,000 characters or items in all" + HINT
+    )

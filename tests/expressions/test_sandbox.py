@@ -95,13 +95,19 @@ def test_an_expression_cannot_change_vars_for_later_steps(project: Project) -> N
 @pytest.mark.parametrize(
     ("source", "refused"),
     [
-        ("''.__class__.__mro__[1].__subclasses__()", "access to attribute '__class__' of 'str' object is unsafe"),
+        (
+            "''.__class__.__mro__[1].__subclasses__()",
+            "access to attribute '__class__' of 'str' object is unsafe",
+        ),
         ("x.__init__.__globals__", "access to attribute '__init__' of 'dict' object is unsafe"),
         ("x|attr('__init__')", "access to attribute '__init__' of 'dict' object is unsafe"),
         ("x.setdefault('k', 1)", "access to attribute 'setdefault' of 'dict' object is unsafe"),
         ("x.k.extend([9])", "access to attribute 'extend' of 'list' object is unsafe"),
         ("x.k.sort()", "access to attribute 'sort' of 'list' object is unsafe"),
-        ("(x.k|map(attribute='__class__')|list)", "access to attribute '__class__' of 'int' object is unsafe"),
+        (
+            "(x.k|map(attribute='__class__')|list)",
+            "access to attribute '__class__' of 'int' object is unsafe",
+        ),
         ("'{0.__class__}'.format(x)", "access to attribute '__class__' of 'dict' object is unsafe"),
         ("lipsum(10**6)", None),  # not provided at all: an undefined name
     ],
