@@ -20,6 +20,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedErr
 from jinja2.exceptions import SecurityError
 
 from runbook_engine import sandbox
+from runbook_engine.exprhints import ANSIBLE_FILTERS, ANSIBLE_TESTS, expression_hint, not_compiled
 from runbook_engine.sandbox import (
     LimitedEnvironment,
     LimitError,
@@ -232,24 +233,14 @@ def compile_expression(source: str) -> Expression:
         tree = ENV.parse(f"{{{{ ({src}) }}}}")
         _check_filters_and_tests(tree)
         fn = ENV.compile_expression(src, undefined_to_none=False)
+        check_static(ENV, tree)
+        return Expression(source.strip(), tuple(_name_uses(tree)), fn, _numbers(tree))
     except TemplateSyntaxError as exc:
-        raise ExpressionError(_syntax_message(exc) + _expression_hint(src)) from None
-    check_static(ENV, tree)
-    return Expression(source.strip(), tuple(_name_uses(tree)), fn, _numbers(tree))
-
-
-def _expression_hint(src: str) -> str:
-    """The usual mistakes behind a syntax error, in words (Jinja names tokens, e.g. "expected
-    token ')'" for a parenthesis the person never wrote: we wrap the expression in one)."""
-    if re.search(r"(?<![=!<>])=(?!=)", src):
-        return "; to compare, write == (a single = assigns)"
-    if re.search(r"&&|\|\||(?<![=!])!(?!=)", src):
-        return "; write and / or / not (expressions are Jinja2, not shell or C)"
-    if src.count("(") != src.count(")") or src.count("[") != src.count("]"):
-        return "; a parenthesis or bracket is not closed"
-    if ")" not in src:
-        return "; is something missing after the last operator, or between two words?"
-    return ""
+        raise ExpressionError(_syntax_message(exc) + expression_hint(src)) from None
+    except ExpressionError:
+        raise
+    except Exception as exc:
+        raise not_compiled(exc) from None
 
 
 def _numbers(tree: nodes.Node) -> frozenset[float]:
@@ -260,32 +251,14 @@ def _numbers(tree: nodes.Node) -> frozenset[float]:
     return frozenset(found)
 
 
-# Well-known names people bring from Ansible, which Jinja2 alone does not have; a few
-# have a built-in twin. Checked before "did you mean": `b64encode` is not `urlencode`.
-_ANSIBLE_FILTERS = {
-    "regex_search": "", "regex_replace": "", "regex_findall": "", "regex_escape": "",
-    "to_json": "tojson", "to_nice_json": "tojson(indent=2)", "from_json": "", "to_yaml": "",
-    "to_nice_yaml": "", "from_yaml": "", "b64encode": "", "b64decode": "", "bool": "",
-    "ternary": "", "combine": "", "dict2items": "", "items2dict": "", "json_query": "",
-    "hash": "", "password_hash": "", "basename": "", "dirname": "", "quote": "",
-    "mandatory": "", "flatten": "", "zip": "", "splitext": "", "to_datetime": "",
-    "strftime": "", "difference": "", "intersect": "", "union": "", "product": "",
-}  # fmt: skip
-_ANSIBLE_TESTS = {
-    "match": "", "search": "", "regex": "", "version": "", "success": "", "succeeded": "",
-    "failed": "", "changed": "", "file": "", "directory": "", "exists": "", "subset": "",
-    "superset": "", "contains": "", "any": "", "all": "", "truthy": "", "falsy": "",
-}  # fmt: skip
-
-
 def _check_filters_and_tests(tree: nodes.Node) -> None:
     """Reject an unknown filter or test now. Jinja2 itself only reports one inside an
     `{% if %}` when that branch runs, which would be in the middle of a run."""
     for node in tree.find_all((nodes.Filter, nodes.Test)):
         what, known, ansible = (
-            ("filter", ENV.filters, _ANSIBLE_FILTERS)
+            ("filter", ENV.filters, ANSIBLE_FILTERS)
             if isinstance(node, nodes.Filter)
-            else ("test", ENV.tests, _ANSIBLE_TESTS)
+            else ("test", ENV.tests, ANSIBLE_TESTS)
         )
         if node.name in known:
             continue
@@ -322,9 +295,13 @@ def _template_uses(text: str) -> tuple[NameUse, ...]:
             _native(inner)
         else:
             _template(text)
+        return tuple(_name_uses(tree))
     except TemplateSyntaxError as exc:
         raise ExpressionError(_syntax_message(exc)) from None
-    return tuple(_name_uses(tree))
+    except ExpressionError:
+        raise
+    except Exception as exc:
+        raise not_compiled(exc) from None
 
 
 def _single_expression(text: str) -> str | None:

@@ -348,8 +348,8 @@ def check_static(env: LimitedEnvironment, tree: nodes.Node) -> None:
 
     for part in static_parts(tree):
         body = [nodes.Assign(nodes.Name("result", "store"), copy.deepcopy(part), lineno=1)]
-        expression = TemplateExpression(env.from_string(nodes.Template(body, lineno=1)), False)
         try:
+            expression = TemplateExpression(env.from_string(nodes.Template(body, lineno=1)), False)
             value = bounded(expression)
             fail = getattr(value, "_fail_with_undefined_error", None)
             if fail is not None:

@@ -4,8 +4,10 @@ An evaluation registers its thread and deadline; when the deadline passes, the w
 raises Timeout inside that thread (CPython's PyThreadState_SetAsyncExc). Python delivers
 it between two bytecode instructions, so a loop in a template stops within milliseconds;
 a single long C call would delay it, which is why the sandbox keeps every operation small.
-When the evaluation ends first, its thread withdraws any exception still pending, under
-the watchdog's lock, so it can never fire later in unrelated code.
+When the evaluation ends, its thread withdraws any exception still pending, under the
+watchdog's lock, so none can fire later in unrelated code. Code that swallows the exception
+(a finalizer, a tracer, an `except BaseException`) would keep a runaway going: the watchdog
+raises it again every REFIRE seconds until the evaluation has ended.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class _Watchdog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._active: dict[int, tuple[int, float]] = {}  # token -> (thread id, deadline)
-        self._fired: set[int] = set()
+        self._fired: set[int] = set()  # tokens interrupted at least once
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._tokens = itertools.count()
@@ -51,7 +53,7 @@ class _Watchdog:
             self._active.pop(token, None)
             if token in self._fired:
                 self._fired.discard(token)
-                _async_raise(threading.get_ident(), None)  # not delivered yet: never will be
+                _drain()
 
     def _run(self) -> None:
         while True:
@@ -59,7 +61,7 @@ class _Watchdog:
                 now = time.monotonic()
                 for token, (thread, deadline) in list(self._active.items()):
                     if now >= deadline:
-                        del self._active[token]
+                        self._active[token] = (thread, now + REFIRE)
                         self._fired.add(token)
                         _async_raise(thread, Timeout)
                 idle = not self._active
@@ -71,6 +73,22 @@ class _Watchdog:
                 time.sleep(0.01)
 
 
+class _Drained(BaseException):
+    pass
+
+
+def _drain() -> None:
+    """Withdraw a Timeout not delivered yet. Clearing it (SetAsyncExc with NULL) would leave
+    CPython's "exception pending" flag up, slowing every thread until the next one: replace
+    it with one raised and caught right here instead, which lowers the flag."""
+    try:
+        _async_raise(threading.get_ident(), _Drained)
+        for _ in range(1000):  # a backward jump delivers it
+            pass
+    except _Drained:
+        pass
+
+
 def _async_raise(thread: int, exc: type[BaseException] | None) -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(exc) if exc else None)
 
@@ -78,10 +96,24 @@ def _async_raise(thread: int, exc: type[BaseException] | None) -> None:
 _WATCHDOG = _Watchdog()
 
 
+REFIRE = 0.25
+
+
 def with_deadline(fn: Callable[[], T], seconds: float) -> T:
     """fn(), interrupted with Timeout after `seconds`."""
     token = _WATCHDOG.start(seconds)
     try:
-        return fn()
-    finally:
-        _WATCHDOG.stop(token)
+        try:
+            return fn()
+        finally:
+            _WATCHDOG.stop(token)
+    except Timeout:
+        # A second Timeout may have arrived inside stop(), before it ended the watch: stop
+        # again until it has (stop is idempotent), then report the first.
+        while True:
+            try:
+                _WATCHDOG.stop(token)
+                break
+            except Timeout:
+                continue
+        raise
