@@ -12,6 +12,7 @@ import difflib
 import functools
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -232,7 +233,9 @@ def compile_expression(source: str) -> Expression:
     try:
         tree = ENV.parse(f"{{{{ ({src}) }}}}")
         _check_filters_and_tests(tree)
-        fn = ENV.compile_expression(src, undefined_to_none=False)
+        with warnings.catch_warnings():  # Python's SyntaxWarning on code Jinja wrote (`1[:3]`)
+            warnings.simplefilter("error", SyntaxWarning)  # is an error of the expression
+            fn = ENV.compile_expression(src, undefined_to_none=False)
         check_static(ENV, tree)
         return Expression(source.strip(), tuple(_name_uses(tree)), fn, _numbers(tree))
     except TemplateSyntaxError as exc:
@@ -291,10 +294,9 @@ def _template_uses(text: str) -> tuple[NameUse, ...]:
         check_static(ENV, tree)
         # Compiled here, cached for the run: the same functions render() uses.
         inner = _single_expression(text)
-        if inner is not None:
-            _native(inner)
-        else:
-            _template(text)
+        with warnings.catch_warnings():  # as in compile_expression
+            warnings.simplefilter("error", SyntaxWarning)
+            _native(inner) if inner is not None else _template(text)
         return tuple(_name_uses(tree))
     except TemplateSyntaxError as exc:
         raise ExpressionError(_syntax_message(exc)) from None

@@ -26,6 +26,7 @@ import math
 import re
 import string
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sized
 from typing import Any
 
@@ -315,6 +316,13 @@ def bounded(fn: Callable[[], Any]) -> Any:
 
 
 _GLOBALS = frozenset({"range", "dict", "namespace"})
+# Methods that change a list, dict or set in place: the sandbox refuses each at run time,
+# whatever it is called on, so a call is refused when the file loads.
+MUTATORS = frozenset(
+    {"append", "extend", "insert", "remove", "pop", "popitem", "clear", "update", "setdefault", "add"}
+    | {"discard", "sort", "reverse", "difference_update", "intersection_update", "appendleft"}
+    | {"symmetric_difference_update", "extendleft", "popleft", "rotate", "__setitem__", "__delitem__"}
+)
 _OPERATIONS = (
     nodes.BinExpr, nodes.UnaryExpr, nodes.Filter, nodes.Test, nodes.Call,
     nodes.Concat, nodes.Getattr, nodes.Getitem,
@@ -346,11 +354,19 @@ def check_static(env: LimitedEnvironment, tree: nodes.Node) -> None:
     from jinja2.environment import TemplateExpression
     from jinja2.exceptions import SecurityError
 
+    for call in tree.find_all(nodes.Call):
+        if isinstance(call.node, nodes.Getattr) and call.node.attr in MUTATORS:
+            raise ExpressionError(
+                f"{call.node.attr}() would change data; expressions and templates only read it",
+                "; make a new value instead (`x + [1]`, `dict(x, k=1)`) or set it in a var",
+            )
     for part in static_parts(tree):
         body = [nodes.Assign(nodes.Name("result", "store"), copy.deepcopy(part), lineno=1)]
         try:
-            expression = TemplateExpression(env.from_string(nodes.Template(body, lineno=1)), False)
-            value = bounded(expression)
+            with warnings.catch_warnings():  # a SyntaxWarning is reported when the whole compiles
+                warnings.simplefilter("ignore", SyntaxWarning)
+                template = env.from_string(nodes.Template(body, lineno=1))
+            value = bounded(TemplateExpression(template, False))
             fail = getattr(value, "_fail_with_undefined_error", None)
             if fail is not None:
                 fail()
