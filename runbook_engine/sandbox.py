@@ -60,7 +60,7 @@ class LimitError(Exception):
     """An expression or template went past one of the bounds above."""
 
 
-LIMIT_HINT = "; expressions and templates are bounded (docs/format.md, Limits): make large data in a step"
+LIMIT_HINT = "; expressions and templates are bounded (docs/limits.md): make large data in a step"
 SANDBOX_HINT = "; expressions read values: Python internals and changing data are out of reach"
 
 

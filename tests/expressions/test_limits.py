@@ -12,7 +12,7 @@ from runbook_engine.expr import ExpressionError, compile_expression, render
 from tests.conftest import Project
 
 LIMIT = "over a limit: "
-HINT = "; expressions and templates are bounded (docs/format.md, Limits): make large data in a step"
+HINT = "; expressions and templates are bounded (docs/limits.md): make large data in a step"
 
 
 def test_validate_refuses_static_repetitions_in_expect_with_and_vars(project: Project) -> None:
