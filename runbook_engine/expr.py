@@ -336,7 +336,7 @@ def render(value: Any, context: Mapping[str, Any], where: str = "") -> Any:
         try:
             if inner is not None:  # StrictUndefined only fails when used: _defined uses it
                 return bounded(lambda: _defined(_native(inner)(**context)))
-            return bounded(lambda: render_stream(_template(value).generate(**context)))
+            return bounded(lambda: render_stream(_chunks(_template(value), context)))
         except TemplateSyntaxError as exc:
             raise ExpressionError(at + _syntax_message(exc)) from None
         except UndefinedError as exc:
@@ -350,6 +350,12 @@ def render(value: Any, context: Mapping[str, Any], where: str = "") -> Any:
     if isinstance(value, list):
         return [render(v, context, f"{where}[{i}]" if where else "") for i, v in enumerate(value)]
     return value
+
+
+def _chunks(template: Any, context: Mapping[str, Any]) -> Iterator[str]:
+    """A template's output pieces, as Template.render makes them (without joining them)."""
+    chunks: Iterator[str] = template.root_render_func(template.new_context(dict(context)))
+    return chunks
 
 
 def iter_strings(value: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:

@@ -37,6 +37,7 @@ class _Watchdog:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._tokens = itertools.count()
+        self._idle = True
 
     def start(self, seconds: float) -> int:
         token = next(self._tokens)
@@ -45,7 +46,10 @@ class _Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="expression-watchdog", daemon=True)
                 self._thread.start()
-        self._wake.set()
+            wake = self._idle  # waking it costs more than the rest of start(): only when asleep
+            self._idle = False
+        if wake:
+            self._wake.set()
         return token
 
     def stop(self, token: int) -> None:
@@ -64,7 +68,7 @@ class _Watchdog:
                         self._active[token] = (thread, now + REFIRE)
                         self._fired.add(token)
                         _async_raise(thread, Timeout)
-                idle = not self._active
+                idle = self._idle = not self._active
                 if idle:
                     self._wake.clear()
             if idle:
