@@ -221,3 +221,29 @@ def test_the_total_made_by_one_evaluation_is_bounded() -> None:
         str(exc.value)
         == LIMIT + "the expression makes more than 10,000,000 characters or items in all" + HINT
     )
+
+
+def test_a_swallowed_timeout_is_raised_again_until_the_evaluation_ends() -> None:
+    """Code that catches the watchdog's exception once (a finalizer, a tracer) does not keep
+    a runaway going: it is raised again, and nothing is left pending afterwards."""
+    from runbook_engine.watchdog import Timeout, with_deadline
+
+    caught = []
+
+    def stubborn() -> None:
+        while True:
+            try:
+                while True:
+                    pass
+            except Timeout:
+                caught.append(1)
+                if len(caught) == 2:
+                    raise
+
+    with pytest.raises(Timeout):
+        with_deadline(stubborn, 0.05)
+    assert len(caught) == 2
+    total = 0
+    for i in range(200_000):  # a stray exception would land in this loop
+        total += i
+    assert total == 19_999_900_000
