@@ -1,8 +1,9 @@
 """Templates and expressions in a Jinja2 sandbox, compiled once, evaluated over plain data.
 
 `expect:` and `when:` are Jinja2 expressions (as in Ansible's `when:`); `{{ }}` templates
-may appear in string values of `vars`, `with` and `manual`. Both run in a
-SandboxedEnvironment with StrictUndefined: no attribute tricks, no silent blanks.
+may appear in string values of `vars`, `with` and `manual`. Both run in Jinja's immutable
+sandbox with StrictUndefined (no attribute tricks, no changing data, no silent blanks),
+bounded in size and time (sandbox.py). Every refusal is an ExpressionError.
 """
 
 from __future__ import annotations
@@ -11,30 +12,29 @@ import difflib
 import functools
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
 
-ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+from runbook_engine import sandbox
+from runbook_engine.exprhints import ANSIBLE_FILTERS, ANSIBLE_TESTS, expression_hint, not_compiled
+from runbook_engine.sandbox import (
+    LimitedEnvironment,
+    LimitError,
+    bounded,
+    check_static,
+    refusal,
+    render_stream,
+)
+
+ExpressionError = sandbox.ExpressionError  # defined beside the sandbox, which raises it too
+ENV = LimitedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 CONTEXT_ROOTS = ("vars", "env", "secrets", "event", "steps", "now")
-
-
-class ExpressionError(ValueError):
-    """A template or expression that cannot be compiled or evaluated.
-
-    `hint` is kept apart so a load error can quote the text before it:
-    `unknown filter 'x' in "{{ a | x }}"; Jinja2's built-in filters are: ...`.
-    """
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message + hint)
-        self.message = message
-        self.hint = hint
 
 
 class ExpressionData(dict[str, Any]):
@@ -123,11 +123,11 @@ class Expression:
 
     def evaluate(self, data: Mapping[str, Any]) -> Any:
         try:
-            return self._fn(**data)
+            return bounded(lambda: _defined(self._fn(**data)))
         except UndefinedError as exc:
             raise ExpressionError(f"{exc.message}") from None
-        except SecurityError as exc:
-            raise ExpressionError(f"not allowed in the sandbox: {exc}") from None
+        except (SecurityError, LimitError) as exc:
+            raise refusal(exc) from None
         except Exception as exc:  # a TypeError from `1 < "a"`, a ZeroDivisionError...
             raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
 
@@ -155,6 +155,20 @@ class Expression:
 
 
 _UNDEFINED = object()
+
+
+def _defined(value: Any) -> Any:
+    """The value; an Undefined (`''|attr('__class__')`), even inside a list or mapping, fails
+    here, inside the error handling, not later where a caller or plugin reads it."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _defined(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _defined(item)
+    return value
 
 
 def _value_of(use: NameUse, data: Mapping[str, Any]) -> Any:
@@ -219,24 +233,17 @@ def compile_expression(source: str) -> Expression:
     try:
         tree = ENV.parse(f"{{{{ ({src}) }}}}")
         _check_filters_and_tests(tree)
-        fn = ENV.compile_expression(src, undefined_to_none=False)
+        with warnings.catch_warnings():  # Python's SyntaxWarning on code Jinja wrote (`1[:3]`)
+            warnings.simplefilter("error", SyntaxWarning)  # is an error of the expression
+            fn = ENV.compile_expression(src, undefined_to_none=False)
+        check_static(ENV, tree)
+        return Expression(source.strip(), tuple(_name_uses(tree)), fn, _numbers(tree))
     except TemplateSyntaxError as exc:
-        raise ExpressionError(_syntax_message(exc) + _expression_hint(src)) from None
-    return Expression(source.strip(), tuple(_name_uses(tree)), fn, _numbers(tree))
-
-
-def _expression_hint(src: str) -> str:
-    """The usual mistakes behind a syntax error, in words (Jinja names tokens, e.g. "expected
-    token ')'" for a parenthesis the person never wrote: we wrap the expression in one)."""
-    if re.search(r"(?<![=!<>])=(?!=)", src):
-        return "; to compare, write == (a single = assigns)"
-    if re.search(r"&&|\|\||(?<![=!])!(?!=)", src):
-        return "; write and / or / not (expressions are Jinja2, not shell or C)"
-    if src.count("(") != src.count(")") or src.count("[") != src.count("]"):
-        return "; a parenthesis or bracket is not closed"
-    if ")" not in src:
-        return "; is something missing after the last operator, or between two words?"
-    return ""
+        raise ExpressionError(_syntax_message(exc) + expression_hint(src)) from None
+    except ExpressionError:
+        raise
+    except Exception as exc:
+        raise not_compiled(exc) from None
 
 
 def _numbers(tree: nodes.Node) -> frozenset[float]:
@@ -247,32 +254,14 @@ def _numbers(tree: nodes.Node) -> frozenset[float]:
     return frozenset(found)
 
 
-# Well-known names people bring from Ansible, which Jinja2 alone does not have; a few
-# have a built-in twin. Checked before "did you mean": `b64encode` is not `urlencode`.
-_ANSIBLE_FILTERS = {
-    "regex_search": "", "regex_replace": "", "regex_findall": "", "regex_escape": "",
-    "to_json": "tojson", "to_nice_json": "tojson(indent=2)", "from_json": "", "to_yaml": "",
-    "to_nice_yaml": "", "from_yaml": "", "b64encode": "", "b64decode": "", "bool": "",
-    "ternary": "", "combine": "", "dict2items": "", "items2dict": "", "json_query": "",
-    "hash": "", "password_hash": "", "basename": "", "dirname": "", "quote": "",
-    "mandatory": "", "flatten": "", "zip": "", "splitext": "", "to_datetime": "",
-    "strftime": "", "difference": "", "intersect": "", "union": "", "product": "",
-}  # fmt: skip
-_ANSIBLE_TESTS = {
-    "match": "", "search": "", "regex": "", "version": "", "success": "", "succeeded": "",
-    "failed": "", "changed": "", "file": "", "directory": "", "exists": "", "subset": "",
-    "superset": "", "contains": "", "any": "", "all": "", "truthy": "", "falsy": "",
-}  # fmt: skip
-
-
 def _check_filters_and_tests(tree: nodes.Node) -> None:
     """Reject an unknown filter or test now. Jinja2 itself only reports one inside an
     `{% if %}` when that branch runs, which would be in the middle of a run."""
     for node in tree.find_all((nodes.Filter, nodes.Test)):
         what, known, ansible = (
-            ("filter", ENV.filters, _ANSIBLE_FILTERS)
+            ("filter", ENV.filters, ANSIBLE_FILTERS)
             if isinstance(node, nodes.Filter)
-            else ("test", ENV.tests, _ANSIBLE_TESTS)
+            else ("test", ENV.tests, ANSIBLE_TESTS)
         )
         if node.name in known:
             continue
@@ -302,15 +291,19 @@ def _template_uses(text: str) -> tuple[NameUse, ...]:
     try:
         tree = ENV.parse(text)
         _check_filters_and_tests(tree)
+        check_static(ENV, tree)
         # Compiled here, cached for the run: the same functions render() uses.
         inner = _single_expression(text)
-        if inner is not None:
-            _native(inner)
-        else:
-            _template(text)
+        with warnings.catch_warnings():  # as in compile_expression
+            warnings.simplefilter("error", SyntaxWarning)
+            _native(inner) if inner is not None else _template(text)
+        return tuple(_name_uses(tree))
     except TemplateSyntaxError as exc:
         raise ExpressionError(_syntax_message(exc)) from None
-    return tuple(_name_uses(tree))
+    except ExpressionError:
+        raise
+    except Exception as exc:
+        raise not_compiled(exc) from None
 
 
 def _single_expression(text: str) -> str | None:
@@ -331,32 +324,38 @@ def _template(text: str) -> Any:
     return ENV.from_string(text)
 
 
-def render(value: Any, context: Mapping[str, Any]) -> Any:
-    """Render templates in strings, recursively; `"{{ x }}"` alone keeps x's type."""
+def render(value: Any, context: Mapping[str, Any], where: str = "") -> Any:
+    """Render templates in strings, recursively; `"{{ x }}"` alone keeps x's type.
+
+    `where` names the value (`with`); an error names the key inside it (`with.command: `)."""
     if isinstance(value, str):
+        at = f"{where}: " if where else ""
         if not is_template(value):
             return value
         inner = _single_expression(value)
         try:
-            if inner is not None:
-                result = _native(inner)(**context)
-                if isinstance(result, Undefined):
-                    result._fail_with_undefined_error()  # StrictUndefined only fails when used
-                return result
-            return _template(value).render(**context)
+            if inner is not None:  # StrictUndefined only fails when used: _defined uses it
+                return bounded(lambda: _defined(_native(inner)(**context)))
+            return bounded(lambda: render_stream(_chunks(_template(value), context)))
         except TemplateSyntaxError as exc:
-            raise ExpressionError(_syntax_message(exc)) from None
+            raise ExpressionError(at + _syntax_message(exc)) from None
         except UndefinedError as exc:
-            raise ExpressionError(f"template {value!r}: {exc.message}") from None
-        except SecurityError as exc:
-            raise ExpressionError(f"template {value!r}: not allowed in the sandbox: {exc}") from None
+            raise ExpressionError(f"{at}template {value!r}: {exc.message}") from None
+        except (SecurityError, LimitError) as exc:
+            raise refusal(exc, f"{at}template {value!r}: ") from None
         except Exception as exc:  # `1 + 'a'`, a filter given the wrong type...
-            raise ExpressionError(f"template {value!r}: {type(exc).__name__}: {exc}") from None
+            raise ExpressionError(f"{at}template {value!r}: {type(exc).__name__}: {exc}") from None
     if isinstance(value, Mapping):
-        return {k: render(v, context) for k, v in value.items()}
+        return {k: render(v, context, f"{where}.{k}" if where else "") for k, v in value.items()}
     if isinstance(value, list):
-        return [render(v, context) for v in value]
+        return [render(v, context, f"{where}[{i}]" if where else "") for i, v in enumerate(value)]
     return value
+
+
+def _chunks(template: Any, context: Mapping[str, Any]) -> Iterator[str]:
+    """A template's output pieces, as Template.render makes them (without joining them)."""
+    chunks: Iterator[str] = template.root_render_func(template.new_context(dict(context)))
+    return chunks
 
 
 def iter_strings(value: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:

@@ -7,18 +7,32 @@ order, so a var may use an earlier one) and `--var` overrides.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runbook_engine.errors import LoadError, UserError
+from runbook_engine.errors import LoadError, UserError, display_path
 from runbook_engine.expr import ExpressionData, ExpressionError, is_template, render, suggest
 from runbook_engine.format.library import Library
 from runbook_engine.format.spec import Contingency, Environment, Runbook
 from runbook_engine.format.yamlio import line_of, load_yaml_text
 from runbook_engine.redact import Redactor
+
+
+class ReadOnly(dict[str, Any]):
+    """A copy of a mapping that refuses every change."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("the data templates and expressions read cannot be changed")
+
+    __setitem__ = __delitem__ = __ior__ = update = pop = popitem = clear = setdefault = _refuse
+
+
+# Jinja names a value's type in its messages ("'dict object' has no attribute 'x'"): keep that.
+ReadOnly.__module__, ReadOnly.__name__, ReadOnly.__qualname__ = "builtins", "dict", "dict"
 
 
 @dataclass
@@ -31,12 +45,14 @@ class TemplateData:
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def for_templates(self) -> dict[str, Any]:
+        """Read-only views: the sandbox already refuses `vars.update(...)`; a view also
+        stops whatever else is handed this data from changing what later steps see."""
         return {
-            "vars": self.vars,
-            "env": self.env,
-            "secrets": self.secrets,
+            "vars": ReadOnly(self.vars),
+            "env": ReadOnly(self.env),
+            "secrets": ReadOnly(self.secrets),
             "event": self.event.isoformat() if self.event else None,
-            "steps": self.steps,
+            "steps": ReadOnly(self.steps),
             "now": datetime.now(UTC).isoformat(),
         }
 
@@ -55,16 +71,50 @@ class TemplateData:
         return Redactor(self.secrets)  # cheap: the compiled pattern is cached per set of secrets
 
 
+SECRETS_DIRS = "RUNBOOK_SECRETS_DIRS"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _secrets_path(lib: Library, environment: str, relative: str) -> Path:
+    """The secrets file, which must be inside the project folder (or a folder named in
+    RUNBOOK_SECRETS_DIRS): a runbook from elsewhere must not read `/etc/shadow` or `../x.env`
+    into a run, where a step could send it anywhere. Symbolic links are followed first."""
+    path = (lib.project_dir / relative).resolve()
+    allowed = [lib.project_dir.resolve()]
+    allowed += [Path(d).resolve() for d in os.environ.get(SECRETS_DIRS, "").split(os.pathsep) if d]
+    if any(path.is_relative_to(folder) for folder in allowed):
+        return path
+    loaded = lib.environments[environment]
+    raise UserError(
+        f"{loaded.shown}:{line_of(loaded.raw, ('secrets_file',))}: secrets_file: {relative!r} is outside "
+        f"the project folder ({display_path(lib.project_dir)}); move the file into the project, "
+        f"or name its folder in {SECRETS_DIRS} (folders separated by {os.pathsep!r})"
+    )
+
+
 def _read_secrets_file(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     if not path.is_file():
         return out
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
+    shown = display_path(path)
+    for number, raw_bytes in enumerate(path.read_bytes().split(b"\n"), start=1):
+        try:
+            raw = raw_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UserError(
+                f"{shown}:{number}: byte 0x{raw_bytes[exc.start]:02x} at column {exc.start + 1} is not "
+                "UTF-8 text; save the file as UTF-8"
+            ) from None
+        line = raw.strip().removeprefix("\ufeff")
+        if not line or line.startswith("#"):
             continue
-        key, _, value = line.partition("=")
-        out[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
+        key, equals, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()
+        if not equals or not _NAME.fullmatch(key):
+            # The line itself is not shown: it may hold a secret.
+            what = "has no '='" if not equals else "does not start with a name (letters, digits, _)"
+            raise UserError(f"{shown}:{number}: this line {what}; write NAME=value (or # for a comment)")
+        out[key] = value.strip().strip("'\"")
     return out
 
 
@@ -94,7 +144,7 @@ def build_template_data(
         )
     file_secrets: dict[str, str] = {}
     if env_doc and env_doc.secrets_file:
-        file_secrets = _read_secrets_file(lib.project_dir / env_doc.secrets_file)
+        file_secrets = _read_secrets_file(_secrets_path(lib, str(environment), env_doc.secrets_file))
     secrets: dict[str, str] = {}
     for name in doc.secrets:
         value = os.environ.get(name) or file_secrets.get(name)

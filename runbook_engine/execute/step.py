@@ -83,7 +83,7 @@ class StepExecutor:
     def render_args(self, step: Step, plugin: PluginInfo) -> tuple[PluginSpec, dict[str, Any]]:
         """Rendered and validated `with:`; raises StepError naming the key on a problem."""
         try:
-            rendered = render(step.with_, self.data.for_templates())
+            rendered = render(step.with_, self.data.for_templates(), "with")
         except ExpressionError as exc:
             raise StepError(self.redact.text(str(exc))) from None
         try:

@@ -1,0 +1,1 @@
+"""Expressions and templates: sandbox, limits, fuzzing; secret masking of derived forms."""
