@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,17 @@ import pytest
 
 from runbook_engine.cli import main
 from tests.support.httpserver import Server, serve
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Children hear Ctrl-C as a terminal's foreground job does.
+
+    A test run started in the background (`cmd &` in a script) ignores SIGINT, and an
+    ignored signal is inherited across exec: every `runbook` the tests start would then
+    ignore the SIGINT that Ctrl-C tests send (as `runbook` rightly does in a background
+    job). A handled signal is reset to its default on exec, so handling it here is enough."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

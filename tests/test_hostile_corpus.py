@@ -40,7 +40,8 @@ def test_hostile_case(
 ) -> None:
     """This malformed input is refused with exit code 2 and exactly the expected `file:line:` lines."""
     source = CORPUS / case
-    shutil.copytree(source / "runbooks", tmp_path / "runbooks")
+    # The case folder is the project: runbooks/ and any file beside it (a secrets file).
+    shutil.copytree(source, tmp_path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("expected.txt", "args"))
     args_file = source / "args"
     args = args_file.read_text(encoding="utf-8").split("\n") if args_file.exists() else ["validate"]
     for name in ("RUNBOOK_DIR", "RUNBOOK_ENV", "RUNBOOK_EVENT"):
