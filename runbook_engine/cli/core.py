@@ -220,8 +220,7 @@ def plugins(directory: DirOpt = None) -> None:
 
     reg = build_registry(runbook_dir(directory).resolve().parent)
     out = console()
-    for name in reg.names():
-        info = reg.plugins[name]
+    for name, info in reg.plugins.items():
         kinds = "/".join(sorted(info.kinds))
         out.print(f"{name:<20} {kinds:<13} {info.source}")
         if info.summary:
