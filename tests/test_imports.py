@@ -122,3 +122,15 @@ def test_an_http_step_loads_no_httpx_and_one_plugin(tmp_path: Path) -> None:
     assert code == 0, out
     assert plugins == "_http11,http"
     assert server.hits == {"/health": 2}
+
+
+def test_help_imports_no_rich_help_machinery(tmp_path: Path) -> None:
+    """`runbook --help` and `run --help` import neither typer's rich help nor markdown-it or pygments."""
+    probe = PLUGINS_PROBE.replace(
+        'm.rsplit(".", 1)[1] for m in sys.modules if m.startswith("runbook_engine.plugins.")',
+        'm for m in ("typer.rich_utils", "markdown_it", "pygments", "rich.traceback") if m in sys.modules',
+    )
+    for args in (["--help"], ["run", "--help"]):
+        proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert "PLUGINS:" in proc.stderr.splitlines(), proc.stderr
