@@ -49,7 +49,9 @@ main(sys.argv[1:])
 
 def _plugins_imported(args: list[str], cwd: Path) -> tuple[int, str, str]:
     """Exit code, output, and the built-in plugin modules the command imported (comma-joined)."""
-    proc = subprocess.run([sys.executable, "-c", PLUGINS_PROBE, *args], capture_output=True, text=True, cwd=cwd)
+    proc = subprocess.run(
+        [sys.executable, "-c", PLUGINS_PROBE, *args], capture_output=True, text=True, cwd=cwd
+    )
     line = [ln for ln in proc.stderr.splitlines() if ln.startswith("PLUGINS:")]
     assert line, proc.stderr
     return proc.returncode, proc.stdout + proc.stderr, line[0].removeprefix("PLUGINS:")
@@ -131,6 +133,8 @@ def test_help_imports_no_rich_help_machinery(tmp_path: Path) -> None:
         'm for m in ("typer.rich_utils", "markdown_it", "pygments", "rich.traceback") if m in sys.modules',
     )
     for args in (["--help"], ["run", "--help"]):
-        proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=tmp_path)
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=tmp_path
+        )
         assert proc.returncode == 0, proc.stderr
         assert "PLUGINS:" in proc.stderr.splitlines(), proc.stderr
