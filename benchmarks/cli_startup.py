@@ -58,6 +58,9 @@ def env_for(tree: Path | None) -> dict[str, str]:
     # Bytecode caches, as an installed tool has them (the first, untimed run writes ours).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["NO_COLOR"] = "1"
+    # `python -m` puts the working folder first on sys.path: run from the project root, the
+    # "before" tree (on PYTHONPATH) was shadowed by this one. Safe-path mode, for every run.
+    env["PYTHONSAFEPATH"] = "1"
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     return env

@@ -166,7 +166,6 @@ def run(
     from runbook_engine.execute.interaction import Interaction, login_name
     from runbook_engine.execute.options import RunOptions
     from runbook_engine.execute.runner import Runner
-    from runbook_engine.history.recorder import open_recorder
     from runbook_engine.report import check_report_paths
     from runbook_engine.terminal.console import ConsoleView
     from runbook_engine.terminal.prompts import TerminalInteraction
@@ -193,7 +192,11 @@ def run(
     interaction: Interaction | None = (
         TerminalInteraction(out, view, who or login_name()) if interactive else None
     )
-    recorder = open_recorder(lib.project_dir, history, enabled=not no_history)
+    recorder = None
+    if not no_history:  # the history's modules (index, retention, comparison) only when it is written
+        from runbook_engine.history.recorder import open_recorder
+
+        recorder = open_recorder(lib.project_dir, history, enabled=True)
     keeper = JournalKeeper()  # first: it sees the run start before anything can fail
     observers: list[Observer] = [keeper, view, *([recorder] if recorder else [])]
     runner = Runner(lib, opts, observers=observers, interaction=interaction)
@@ -220,8 +223,7 @@ def plugins(directory: DirOpt = None) -> None:
 
     reg = build_registry(runbook_dir(directory).resolve().parent)
     out = console()
-    for name in reg.names():
-        info = reg.plugins[name]
+    for name, info in reg.plugins.items():
         kinds = "/".join(sorted(info.kinds))
         out.print(f"{name:<20} {kinds:<13} {info.source}")
         if info.summary:

@@ -6,7 +6,6 @@ _http11.py, https://, proxies and redirects through httpx; one pool per run.
 
 from __future__ import annotations
 
-import asyncio
 import json as jsonlib
 import math
 import time
@@ -75,6 +74,8 @@ def percentile(sorted_values: list[float], pct: float) -> float:
 def run(spec: Spec, ctx: Context) -> Outputs:
     """The synchronous contract (runbook_engine.testing, other callers): the same work on
     a private event loop, its connections closed at the end."""
+    import asyncio  # here, not at the top: `validate` loads this module and never runs it (~15 ms)
+
     return asyncio.run(_standalone(spec, ctx))
 
 
@@ -90,6 +91,8 @@ async def run_async(spec: Spec, ctx: Context) -> Outputs:
     """Send the request(s) on the engine loop, the whole exchange under one deadline: a
     server trickling its answer a byte at a time is cut off at the timeout, and the
     request is cancelled with it (its connection closed)."""
+    import asyncio  # already loaded by the engine loop that awaits this
+
     from runbook_engine.plugins._http11 import Progress, lean_target
 
     timeout = ctx.remaining() or 30.0
