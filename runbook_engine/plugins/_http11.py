@@ -125,21 +125,18 @@ class Pool:
     ) -> Answer:
         host, port = parts.hostname or "", parts.port or 80
         conn, reused = await self._conn(host, port)
-        try:
-            return await self._exchange(conn, method, parts, headers, params, body, progress)
-        except (h11.RemoteProtocolError, ConnectionError) as exc:
-            conn.close()
-            if reused and not progress.head:  # the server dropped an idle connection: once more, fresh
-                conn, _ = await self._conn(host, port, fresh=True)
-                try:
-                    return await self._exchange(conn, method, parts, headers, params, body, progress)
-                except (h11.RemoteProtocolError, ConnectionError) as again:
-                    conn.close()
-                    raise StepError(_closed(again)) from None
-            raise StepError(_closed(exc)) from None
-        except BaseException:  # cancelled (timeout, Ctrl-C) or broken: never reuse it
-            conn.close()
-            raise
+        while True:
+            try:
+                return await self._exchange(conn, method, parts, headers, params, body, progress)
+            except (h11.RemoteProtocolError, ConnectionError) as exc:
+                conn.close()
+                if not reused or progress.head:
+                    raise StepError(_closed(exc)) from None
+                # The server dropped an idle connection before answering: once more, fresh.
+                conn, reused = await self._conn(host, port, fresh=True)
+            except BaseException:  # cancelled (timeout, Ctrl-C) or broken: never reuse it
+                conn.close()
+                raise
 
     async def _conn(self, host: str, port: int, fresh: bool = False) -> tuple[_Conn, bool]:
         idle = self.idle.get((host, port))

@@ -14,18 +14,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from runbook_engine.plugins._chromium import FLAGS  # one list of the flags that keep Chromium offline
+
 HINT = "run scripts/ci/install-browser.sh"
-# Flags from REAL-PARTS.md: without the networking ones Chromium tries the internet.
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def chromium() -> str:
