@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import subprocess
-import textwrap
 import time
 from datetime import timedelta
 from pathlib import Path
 
 from tests.conftest import Project
-from tests.support.history import T0, history_json, journal, records, run_id_at, runbook_cmd, store
+from tests.support.history import (
+    QUICK_RUNBOOK,
+    T0,
+    history_json,
+    journal,
+    records,
+    run_id_at,
+    runbook_cmd,
+    store,
+)
 
 ENDLESS = "SELECT count(*) AS n FROM range(1000000000000)"
 
@@ -78,22 +86,12 @@ def test_no_file_but_the_index_can_be_read(project: Project) -> None:
         assert result.err.startswith("--sql: Permission Error: "), result.err
 
 
-SLOW = """
-kind: runbook
-name: quick
-sections:
-  - name: Only
-    steps:
-      - {name: First, check: shell, with: {command: "echo one"}}
-"""
-
-
 def test_a_long_query_blocks_no_run_and_no_prune(project: Project) -> None:
     """While an endless --sql query runs, a run records (index append) and a prune compacts the index."""
     root = project.root
     folder = _history(root)
     (root / "runbooks").mkdir(exist_ok=True)
-    (root / "runbooks" / "quick.yaml").write_text(textwrap.dedent(SLOW).lstrip(), encoding="utf-8")
+    (root / "runbooks" / "quick.yaml").write_text(QUICK_RUNBOOK.lstrip(), encoding="utf-8")
     query = subprocess.Popen(
         runbook_cmd("history", "--sql", ENDLESS, "--sql-timeout", "60s"),
         cwd=root,

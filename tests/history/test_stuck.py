@@ -14,7 +14,7 @@ from pathlib import Path
 
 from runbook_engine.history.index import R, current_generation, read_runs, unplain
 from tests.support import procs
-from tests.support.history import records, runbook_cmd, wait_for
+from tests.support.history import QUICK_RUNBOOK, records, runbook_cmd, wait_for
 
 KILLED = """
 kind: runbook
@@ -26,16 +26,6 @@ sections:
       - {name: Long, action: shell, with: {command: "echo $$ > {pidfile}; exec sleep 30"}}
       - {name: Never, check: shell, with: {command: "echo never"}}
 """
-QUICK = """
-kind: runbook
-name: quick
-sections:
-  - name: Only
-    steps:
-      - {name: First, check: shell, with: {command: "echo one"}}
-"""
-
-
 def _write(root: Path, name: str, text: str) -> None:
     (root / "runbooks").mkdir(parents=True, exist_ok=True)
     (root / "runbooks" / f"{name}.yaml").write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
@@ -50,7 +40,7 @@ def test_the_next_run_closes_a_run_killed_mid_step(tmp_path: Path) -> None:
     """SIGKILL a real `runbook run` mid-step; the next `runbook run` (no history command) marks it aborted."""
     pidfile = tmp_path / "sleeper.pid"
     _write(tmp_path, "killed", KILLED.replace("{pidfile}", str(pidfile)))
-    _write(tmp_path, "quick", QUICK)
+    _write(tmp_path, "quick", QUICK_RUNBOOK)
     history = tmp_path / ".runbook" / "history"
     proc = subprocess.Popen(
         runbook_cmd("run", "killed"), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -19,6 +19,17 @@ from runbook_engine.journal import RunJournal, SectionResult, StepResult
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
+QUICK_RUNBOOK = """
+kind: runbook
+name: quick
+sections:
+  - name: Only
+    steps:
+      - {name: First, check: shell, with: {command: "echo one"}}
+"""
+"""A one-step runbook that runs in a moment (for tests that need a run in the history)."""
+
+
 def runbook_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "runbook_engine", *args]
 
